@@ -1,0 +1,1 @@
+"""Tested task functions that the Airflow DAGs (dags/) call: discover, load, dbt, export, summary."""
