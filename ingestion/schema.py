@@ -67,11 +67,44 @@ META_DDL = [
 ]
 
 
+# Added by the loader (issue 3): columns and indexes beyond the foundation DDL.
+# Additive only, so databases created by the foundation DDL upgrade in place.
+META_EXTRA_DDL = [
+    # every ledger row of one kind-load points at that load's summary row
+    # (file_name NULL); staging.load_id and meta.quarantine.load_id use it too
+    "ALTER TABLE meta.load_log ADD COLUMN IF NOT EXISTS kind_load_id bigint",
+    "ALTER TABLE meta.load_log ADD COLUMN IF NOT EXISTS encoding text",
+    "ALTER TABLE meta.load_log ADD COLUMN IF NOT EXISTS timings jsonb",
+    "CREATE INDEX IF NOT EXISTS load_log_delivery_idx ON meta.load_log (section, business_date, kind)",
+    "CREATE INDEX IF NOT EXISTS quarantine_delivery_idx ON meta.quarantine (business_date, kind)",
+    "CREATE INDEX IF NOT EXISTS validation_results_delivery_idx ON meta.validation_results (business_date, kind)",
+]
+
+
+def key_index_name(kind: Kind) -> str:
+    return f"{kind.name}_key_idx"
+
+
+def key_index_columns(kind: Kind) -> tuple[str, ...]:
+    """Indexed columns of a staging table: the delivery key (refund look-ups, dbt joins)."""
+    return kind.key
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create schemas and tables if absent. Safe to run concurrently-ish and repeatedly."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('medwatch.ensure_schema'))")
         for stmt in META_DDL:
             conn.execute(stmt)
+        for stmt in META_EXTRA_DDL:
+            conn.execute(stmt)
         for kind in KINDS.values():
             conn.execute(staging_table_ddl(kind))
+            if kind.section == "daily":
+                # partitioned index: a new partition brings an equivalent index and ATTACH adopts it
+                cols = ", ".join(key_index_columns(kind))
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {key_index_name(kind)} ON {kind.table} ({cols})")
+            else:
+                conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {kind.name}_snapshot_idx ON {kind.table} (snapshot_date)"
+                )

@@ -28,6 +28,41 @@ class Settings:
     """DATA_DOCS_DIR: Great Expectations Data Docs site. Default $VAR_DIR/data_docs."""
     load_chunk_bytes: int
     """LOAD_CHUNK_BYTES: bytes per COPY write while streaming a file. Default 1 MiB."""
+    # --- orchestration (Airflow DAGs, pipeline/; docs/airflow.md) ---
+    airflow_home: Path
+    """AIRFLOW_HOME: Airflow's runtime home (config, SQLite metadata, logs). Default $VAR_DIR/airflow."""
+    business_tz: str
+    """BUSINESS_TZ: time zone of business dates and DAG schedules. Default Asia/Shanghai."""
+    pipeline_start_date: str
+    """PIPELINE_START_DATE: first business date the daily DAG catches up from. Default 2024-01-01."""
+    load_pool_slots: int
+    """LOAD_POOL_SLOTS: slots of the Airflow pool `warehouse_loads` bounding concurrent loads. Default 2."""
+    task_retries: int
+    """TASK_RETRIES: retries of every DAG task (exponential backoff from 1 minute). Default 2."""
+    superset_url: str | None
+    """SUPERSET_URL: Superset base URL; unset = the DAG skips the dashboard refresh."""
+    superset_username: str
+    """SUPERSET_USERNAME: Superset account the DAG refreshes caches with. Default admin."""
+    superset_password: str | None
+    """SUPERSET_PASSWORD: its password (set in the environment, never in the repo)."""
+    smtp_host: str | None
+    """SMTP_HOST: mail relay for failure alerts; unset = failures are only logged."""
+    smtp_port: int
+    """SMTP_PORT: default 25."""
+    alert_email_from: str
+    """ALERT_EMAIL_FROM: sender of failure alerts. Default medwatch@localhost."""
+    alert_email_to: tuple[str, ...]
+    """ALERT_EMAIL_TO: comma-separated recipients of failure alerts. Default none."""
+
+    ingest_pause_at: str | None = None
+    """INGEST_PAUSE_AT: test hook of the loader: a phase name ("after_copy", "before_commit") at which
+    a load sleeps INGEST_PAUSE_SECONDS, so tests can kill -9 it mid-load. Unset in production."""
+    ingest_pause_seconds: float = 0.0
+    """INGEST_PAUSE_SECONDS: how long the INGEST_PAUSE_AT hook sleeps. Default 0."""
+
+    worker_name: str | None = None
+    """AIRFLOW_WORKER_NAME: name a Celery worker records as task-instance hostname (deploy/hostname.py),
+    so several workers on one machine are told apart. Unset = the machine's hostname."""
 
     @property
     def embedded_dir(self) -> Path:
@@ -43,4 +78,19 @@ def settings() -> Settings:
         exports_dir=Path(os.environ.get("EXPORTS_DIR", var_dir / "exports")).resolve(),
         data_docs_dir=Path(os.environ.get("DATA_DOCS_DIR", var_dir / "data_docs")).resolve(),
         load_chunk_bytes=int(os.environ.get("LOAD_CHUNK_BYTES", str(1 << 20))),
+        ingest_pause_at=os.environ.get("INGEST_PAUSE_AT") or None,
+        ingest_pause_seconds=float(os.environ.get("INGEST_PAUSE_SECONDS", "0") or 0),
+        airflow_home=Path(os.environ.get("AIRFLOW_HOME", var_dir / "airflow")).resolve(),
+        business_tz=os.environ.get("BUSINESS_TZ", "Asia/Shanghai"),
+        pipeline_start_date=os.environ.get("PIPELINE_START_DATE", "2024-01-01"),
+        load_pool_slots=int(os.environ.get("LOAD_POOL_SLOTS", "2")),
+        task_retries=int(os.environ.get("TASK_RETRIES", "2")),
+        superset_url=os.environ.get("SUPERSET_URL") or None,
+        superset_username=os.environ.get("SUPERSET_USERNAME", "admin"),
+        superset_password=os.environ.get("SUPERSET_PASSWORD") or None,
+        smtp_host=os.environ.get("SMTP_HOST") or None,
+        smtp_port=int(os.environ.get("SMTP_PORT", "25")),
+        alert_email_from=os.environ.get("ALERT_EMAIL_FROM", "medwatch@localhost"),
+        alert_email_to=tuple(a.strip() for a in os.environ.get("ALERT_EMAIL_TO", "").split(",") if a.strip()),
+        worker_name=os.environ.get("AIRFLOW_WORKER_NAME") or None,
     )

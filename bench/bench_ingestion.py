@@ -1,0 +1,228 @@
+"""Benchmark: one city-scale day through the loader vs a plain typed COPY of the same files.
+
+  python -m bench.bench_ingestion [--fee-lines 3000000] [--landing DIR] [--keep]
+
+Uses the synthetic generator's city scale when it is available
+(`python -m synthetic generate --scale city --days 1`), else writes a comparable
+day itself (3M fee lines, 500k settlements, 500k visits, ~1% refunds, a few
+bad rows). Both runs go to a fresh database on the warehouse server. The
+loader runs as a child process so its peak RSS is measured alone.
+Targets (issue 3): loader rows/s >= 50% of the baseline's; peak RSS < 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from ingestion.contract import KINDS
+from warehouse.config import REPO_ROOT, settings
+
+DAY = date(2024, 3, 1)
+
+
+def synthesize(landing: Path, fee_lines: int, visits: int, setls: int, seed: int = 7) -> Path:
+    """A day shaped like the city scale, written fast (string formatting, no csv module)."""
+    rnd = random.Random(seed)
+    folder = landing / "daily" / DAY.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    hosp = [f"H330203{n:05d}" for n in range(1, 201)]
+    entries = []
+
+    def write(name: str, cols: list[str], lines) -> None:
+        path = folder / name
+        h = hashlib.sha256()
+        n = 0
+        with open(path, "wb") as fh:
+            head = (",".join(cols) + "\n").encode()
+            fh.write(head)
+            h.update(head)
+            buf = []
+            for line in lines:
+                buf.append(line)
+                n += 1
+                if len(buf) >= 20000:
+                    b = "".join(buf).encode()
+                    fh.write(b)
+                    h.update(b)
+                    buf = []
+            b = "".join(buf).encode()
+            fh.write(b)
+            h.update(b)
+        entries.append({"name": name, "rows": n, "sha256": h.hexdigest()})
+
+    def fee_rows():
+        per_visit = max(1, fee_lines // visits)
+        sn = 0
+        for i in range(fee_lines):
+            v = i // per_visit
+            fix = hosp[v % len(hosp)]
+            mdtrt = f"M{v:09d}"
+            sn += 1
+            cnt = rnd.randint(1, 5)
+            pric = rnd.randint(100, 99999) / 100
+            init = ""
+            if i % 97 == 96:  # ~1% refunds of the previous line of the same visit
+                init, cnt = f"{sn - 1:012d}", -cnt
+            amt = f"{cnt * pric:.2f}"
+            ts = f"2024-03-01 {rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d}"
+            if i % 100003 == 5:
+                ts = "2024-02-30 10:00:00"  # a bad row now and then: quarantine path exercised
+            yield (f"{sn:012d},{init},{mdtrt},P{v % 400000:08d},{fix},11,{ts},X{rnd.randint(1, 5000):05d},"
+                   f"L{rnd.randint(1, 900):04d},101,{cnt},{pric},{amt},A{v % 30:02d},内科,D{fix[1:7]}{v % 900:06d},"
+                   f"医生,RX{v:09d},7,0\n")
+
+    def visit_rows():
+        for v in range(visits):
+            fix = hosp[v % len(hosp)]
+            ts = f"2024-03-01 {v % 24:02d}:{v % 60:02d}:00"
+            yield (f"M{v:09d},P{v % 400000:08d},{fix},11,310,{ts},{ts},A{v % 30:02d},内科,"
+                   f"D{fix[1:7]}{v % 900:06d},J06.9,急性上呼吸道感染,O{v}\n")
+
+    def setl_rows():
+        for s in range(setls):
+            fix = hosp[s % len(hosp)]
+            total = rnd.randint(1000, 500000) / 100
+            hifp = round(total * 0.5, 2)
+            fund = round(hifp + total * 0.05, 2)
+            acct = round(total * 0.1, 2)
+            cash = round(total - fund - acct, 2)
+            yield (f"S{s:09d},M{s:09d},P{s % 400000:08d},{fix},310,11,2024-03-01 12:00:00,{total:.2f},0,0,"
+                   f"{total:.2f},{hifp:.2f},{acct:.2f},{cash:.2f},{fund:.2f},0,\n")
+
+    write("his_feedetail.csv", list(KINDS["his_feedetail"].columns), fee_rows())
+    write("his_mdtrt.csv", list(KINDS["his_mdtrt"].columns), visit_rows())
+    write("setl.csv", list(KINDS["setl"].columns), setl_rows())
+    (folder / "manifest.json").write_text(json.dumps({"business_date": DAY.isoformat(), "files": entries}))
+    return folder
+
+
+def generator_day(landing: Path) -> Path | None:
+    """The generator's city scale, when synthetic/ provides it."""
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "synthetic", "generate", "--scale", "city", "--days", "1",
+             "--out", str(landing)],
+            check=True, cwd=REPO_ROOT, timeout=1800, capture_output=True,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError):
+        return None
+    days = sorted((landing / "daily").glob("*/manifest.json"))
+    return days[0].parent if days else None
+
+
+def baseline_copy(url: str, folder: Path) -> tuple[int, float]:
+    """Plain typed COPY of every daily file into bare logged tables (no checks, no staging)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rows = 0
+    t = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS bench_base")
+        for kind in (k for k in KINDS.values() if k.section == "daily"):
+            cols = ", ".join(f"{c} {ty}" for c, ty in kind.columns.items())
+            conn.execute(f"DROP TABLE IF EXISTS bench_base.{kind.name}")
+            conn.execute(f"CREATE TABLE bench_base.{kind.name} ({cols})")
+        from ingestion.delivery import kind_of_file
+
+        for e in manifest["files"]:
+            kind = kind_of_file(e["name"], "daily")
+            if kind is None:
+                continue
+            with open(folder / e["name"], "rb") as fh:
+                header = fh.readline().decode("utf-8-sig").strip().split(",")
+                if set(header) - set(kind.columns):  # the generator may add extra columns
+                    conn.execute(f"DROP TABLE bench_base.{kind.name}")
+                    cols = ", ".join(f"{c} {kind.columns.get(c, 'text')}" for c in header)
+                    conn.execute(f"CREATE TABLE bench_base.{kind.name} ({cols})")
+                enc = (e.get("encoding") or "UTF8").replace("-", "")
+                with conn.cursor() as cur:
+                    with cur.copy(
+                        f"COPY bench_base.{kind.name} ({', '.join(header)}) FROM STDIN "
+                        f"WITH (FORMAT csv, ENCODING '{enc}')"
+                    ) as cp:
+                        while chunk := fh.read(settings().load_chunk_bytes):
+                            cp.write(chunk)
+                    rows += cur.rowcount
+    return rows, time.monotonic() - t
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fee-lines", type=int, default=3_000_000)
+    ap.add_argument("--landing", type=Path, default=settings().var_dir / "bench_landing")
+    ap.add_argument("--own-data", action="store_true", help="do not try the synthetic generator")
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = ap.parse_args(argv)
+    from warehouse.embedded import resolve_warehouse_url
+    from warehouse.testing import create_database, drop_database
+
+    server = resolve_warehouse_url()
+    landing = args.landing
+    folder = None
+    existing = sorted((landing / "daily").glob("*/manifest.json"))
+    if existing:
+        folder = existing[0].parent
+    elif not args.own_data and args.fee_lines == 3_000_000:
+        folder = generator_day(landing)
+    if folder is None:
+        t = time.monotonic()
+        folder = synthesize(landing, args.fee_lines, args.fee_lines // 6, args.fee_lines // 6)
+        print(f"synthesized {folder} in {time.monotonic() - t:.1f}s", flush=True)
+    day = date.fromisoformat(folder.name)
+    url = create_database(server, "mfm_bench_ingest")
+    try:
+        base_rows, base_s = baseline_copy(url, folder)
+        print(f"baseline typed COPY: {base_rows} rows in {base_s:.1f}s = {base_rows / base_s:,.0f} rows/s", flush=True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA bench_base CASCADE")  # same disk/cache conditions for the loader
+        env = dict(os.environ, WAREHOUSE_URL=url)
+        t = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "ingestion", "load", "--landing", str(landing), "--date", day.isoformat()],
+            env=env, cwd=REPO_ROOT, capture_output=True, text=True,
+        )
+        load_s = time.monotonic() - t
+        rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(proc.stdout.strip())
+        if proc.returncode != 0:
+            print(proc.stderr[-4000:], file=sys.stderr)
+        with psycopg.connect(url) as conn:
+            timings = conn.execute(
+                "SELECT kind, rows_in_file, rows_loaded, rows_quarantined, timings FROM meta.load_log"
+                " WHERE file_name IS NULL ORDER BY load_id"
+            ).fetchall()
+        load_rows = sum(r[1] or 0 for r in timings)
+        ratio = (load_rows / load_s) / (base_rows / base_s)
+        result = {
+            "fee_lines": args.fee_lines, "baseline_rows": base_rows, "baseline_s": round(base_s, 2),
+            "baseline_rows_per_s": round(base_rows / base_s), "load_rows": load_rows,
+            "load_s_incl_process_start": round(load_s, 2), "load_rows_per_s": round(load_rows / load_s),
+            "ratio": round(ratio, 3), "peak_rss_mb": round(rss_mb), "exit_code": proc.returncode,
+            "phases": {r[0]: r[4] for r in timings},
+        }
+        print(f"loader: {load_rows} rows in {load_s:.1f}s = {load_rows / load_s:,.0f} rows/s "
+              f"(incl. GX validation, quarantine checks, process start)")
+        print(f"ratio loader/baseline = {ratio:.2f} (target >= 0.50); peak RSS {rss_mb:.0f} MB (target < 1536)")
+        out = REPO_ROOT / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "ingestion.json").write_text(json.dumps(result, indent=1, default=str))
+        print(json.dumps(result["phases"], default=str))
+    finally:
+        if not args.keep:
+            drop_database(server, url)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

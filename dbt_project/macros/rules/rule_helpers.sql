@@ -1,0 +1,138 @@
+{#- Shared building blocks of the audit-rule models (models/rules).
+    Every rule reads its parameters from the seeds, never from literals:
+    ref('audit_rules') (one row per rule) and ref('rule_threshold_overrides')
+    (per hosp_lv). -#}
+
+{#- The rule's catalogue row; no row when the rule is disabled, so a disabled
+    rule produces no suspects (every rule cross-joins this CTE). -#}
+{% macro rule_catalogue(code) -%}
+    select
+        ar.code as rule_code,
+        ar.rule_version,
+        ar.disposition,
+        ar.severity,
+        -- thresholds are text in the seed (empty = none): see seeds/_audit_rules.yml
+        cast(nullif(trim(ar.threshold), '') as numeric) as threshold,
+        cast(nullif(trim(ar.threshold_alt), '') as numeric) as threshold_alt
+    from {{ ref('audit_rules') }} as ar
+    where ar.code = '{{ code }}' and ar.enabled
+{%- endmacro %}
+
+{#- The rule's threshold overrides, one row per institution level. -#}
+{% macro rule_overrides(code) -%}
+    select
+        ov.hosp_lv,
+        cast(nullif(trim(ov.threshold), '') as numeric) as threshold,
+        cast(nullif(trim(ov.threshold_alt), '') as numeric) as threshold_alt
+    from {{ ref('rule_threshold_overrides') }} as ov
+    where ov.rule_code = '{{ code }}'
+{%- endmacro %}
+
+{#- Catalogue history: the version of a dim row valid on date d
+    (valid_from inclusive, valid_to exclusive, NULL = still valid). -#}
+{% macro rule_as_of(alias, d) -%}
+    ({{ alias }}.valid_from <= {{ d }} and ({{ alias }}.valid_to is null or {{ d }} < {{ alias }}.valid_to))
+{%- endmacro %}
+
+{#- Registration / agreement / practitioner validity: begn_date <= d and
+    (end_date is NULL or d <= end_date), both ends inclusive. -#}
+{% macro rule_is_active(alias, d, begn='begn_date', end='end_date') -%}
+    ({{ alias }}.{{ begn }} <= {{ d }} and ({{ alias }}.{{ end }} is null or {{ d }} <= {{ alias }}.{{ end }}))
+{%- endmacro %}
+
+{#- Fee lines that count for the rules: net of refunds (int_fee_lines already
+    is) and not part of a cancelled visit (every settlement reversed). -#}
+{% macro rule_live_fee_lines() -%}
+    select fl.*
+    from {{ ref('int_fee_lines') }} as fl
+    where not exists (
+        select 1
+        from {{ ref('int_visits') }} as cv
+        where
+            cv.mdtrt_id = fl.mdtrt_id
+            and cv.fixmedins_code = fl.fixmedins_code
+            and cv.is_cancelled
+    )
+{%- endmacro %}
+
+{#- Visits that count for the rules (cancelled visits count for none). -#}
+{% macro rule_live_visits() -%}
+    select vi.*
+    from {{ ref('int_visits') }} as vi
+    where not coalesce(vi.is_cancelled, false)
+{%- endmacro %}
+
+{#- Institution attributes (hosp_lv, agreement) as of the event date d of the
+    CTE `alias`: left join dim_institution on its code. -#}
+{% macro rule_join_institution_as_of(alias, d, inst_alias='inst') -%}
+    left join {{ ref('dim_institution') }} as {{ inst_alias }}
+        on
+            {{ inst_alias }}.fixmedins_code = {{ alias }}.fixmedins_code
+            and {{ rule_as_of(inst_alias, d) }}
+{%- endmacro %}
+
+{#- Threshold of a rule for an institution level: the override when the seed
+    has one for that hosp_lv, else the rule's default. -#}
+{% macro rule_threshold(column, rule_alias='rc', override_alias='ov') -%}
+    coalesce({{ override_alias }}.{{ column }}, {{ rule_alias }}.{{ column }})
+{%- endmacro %}
+
+{#- Amount convention: yuan, 2 decimals, half away from zero (PostgreSQL
+    round() on numeric does exactly that). -#}
+{% macro rule_amount(expr) -%}
+    cast(round(cast({{ expr }} as numeric), 2) as numeric(16, 2))
+{%- endmacro %}
+
+{#- The common output of every rule model. `suspects` must carry the grain
+    columns (NULL where they do not apply), raw_amount and evidence (jsonb);
+    `rc` is the rule's catalogue row. -#}
+{% macro rule_output(suspects='suspects', rule_alias='rc') -%}
+    select
+        cast({{ rule_alias }}.rule_code as text) as rule_code,
+        cast({{ rule_alias }}.rule_version as text) as rule_version,
+        cast({{ rule_alias }}.disposition as text) as disposition,
+        cast({{ rule_alias }}.severity as text) as severity,
+        cast(su.business_date as date) as business_date,
+        cast(su.period_start as date) as period_start,
+        cast(su.fixmedins_code as text) as fixmedins_code,
+        cast(su.dept_codg as text) as dept_codg,
+        cast(su.prac_codg as text) as prac_codg,
+        cast(su.psn_no as text) as psn_no,
+        cast(su.mdtrt_id as text) as mdtrt_id,
+        cast(su.feedetl_sn as text) as feedetl_sn,
+        cast(su.rxno as text) as rxno,
+        {{ rule_amount('su.raw_amount') }} as amount,
+        cast(
+            su.evidence
+            || jsonb_build_object('rule_version', {{ rule_alias }}.rule_version)
+            as jsonb
+        ) as evidence
+    from {{ suspects }} as su
+    cross join {{ rule_alias }}
+{%- endmacro %}
+
+{#- Column list of a line rule's suspects from a fee-line CTE alias. -#}
+{% macro rule_line_grain(alias) -%}
+    {{ alias }}.fee_date as business_date,
+    cast(null as date) as period_start,
+    {{ alias }}.fixmedins_code,
+    {{ alias }}.dept_codg,
+    {{ alias }}.prac_codg,
+    {{ alias }}.psn_no,
+    {{ alias }}.mdtrt_id,
+    {{ alias }}.feedetl_sn,
+    {{ alias }}.rxno
+{%- endmacro %}
+
+{#- Column list of a visit rule's suspects from a visit CTE alias. -#}
+{% macro rule_visit_grain(alias, business_date) -%}
+    {{ business_date }} as business_date,
+    cast(null as date) as period_start,
+    {{ alias }}.fixmedins_code,
+    {{ alias }}.dept_codg,
+    {{ alias }}.prac_codg,
+    {{ alias }}.psn_no,
+    {{ alias }}.mdtrt_id,
+    cast(null as text) as feedetl_sn,
+    cast(null as text) as rxno
+{%- endmacro %}

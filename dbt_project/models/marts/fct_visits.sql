@@ -1,0 +1,94 @@
+{{ config(
+    indexes=[
+        {'columns': ['mdtrt_id'], 'unique': true},
+        {'columns': ['stat_month', 'fixmedins_code']},
+    ]
+) }}
+
+-- One row per non-cancelled visit with everything the monthly indicators
+-- aggregate: the statistics date (discharge date for stays, else the visit
+-- date), the institution's level/region/type as of that date, fees by list type.
+
+with
+
+visits as (
+    select *
+    from {{ ref('int_visits') }}
+    where not coalesce(is_cancelled, false)
+),
+
+line_fees as (
+    select
+        fixmedins_code,
+        mdtrt_id,
+        sum(amount) as line_fee_amount,
+        coalesce(sum(amount) filter (where list_type in ('101', '102')), 0) as drug_fee_amount,
+        coalesce(sum(amount) filter (where list_type = '102'), 0) as herbal_fee_amount
+    from {{ ref('int_fee_lines') }}
+    group by fixmedins_code, mdtrt_id
+),
+
+dated as (
+    select
+        v.*,
+        v.med_type = '21' as is_inpatient,
+        case when v.med_type = '21' then coalesce(v.discharge_date, v.visit_date) else v.visit_date end as stat_date
+    from visits as v
+),
+
+institutions as (
+    select
+        fixmedins_code,
+        fixmedins_name,
+        fixmedins_type,
+        hosp_lv,
+        admdvs,
+        valid_from,
+        valid_to,
+        row_number() over (partition by fixmedins_code order by valid_from desc) as version_desc
+    from {{ ref('dim_institution') }}
+),
+
+final as (
+    select
+        d.mdtrt_id,
+        d.visit_source,
+        d.med_type,
+        d.insutype,
+        d.psn_no,
+        d.fixmedins_code,
+        -- the version valid on the statistics date; an institution that has
+        -- left the catalogue keeps its last known attributes
+        coalesce(i.fixmedins_type, il.fixmedins_type) as fixmedins_type,
+        coalesce(i.hosp_lv, il.hosp_lv) as hosp_lv,
+        coalesce(i.admdvs, il.admdvs) as admdvs,
+        d.dept_codg,
+        d.prac_codg,
+        d.main_dise_codg,
+        left(d.main_dise_codg, 3) as dise_category,
+        d.visit_date,
+        d.discharge_date,
+        d.stat_date,
+        cast(date_trunc('month', d.stat_date) as date) as stat_month,
+        d.is_inpatient,
+        case
+            when d.is_inpatient then greatest(coalesce(d.discharge_date, d.visit_date) - d.visit_date, 1)
+        end as stay_days,
+        coalesce(d.medfee_amount, 0) as total_fee,
+        coalesce(d.fund_amount, 0) as fund_pay,
+        coalesce(lf.line_fee_amount, 0) as line_fee_amount,
+        coalesce(lf.drug_fee_amount, 0) as drug_fee_amount,
+        coalesce(lf.herbal_fee_amount, 0) as herbal_fee_amount
+    from dated as d
+    left join line_fees as lf
+        on d.fixmedins_code = lf.fixmedins_code and d.mdtrt_id = lf.mdtrt_id
+    left join institutions as i
+        on
+            d.fixmedins_code = i.fixmedins_code
+            and i.valid_from <= d.stat_date
+            and (i.valid_to is null or d.stat_date < i.valid_to)
+    left join institutions as il
+        on d.fixmedins_code = il.fixmedins_code and il.version_desc = 1
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""Deployment helpers importable by Airflow (see deploy/entrypoints/)."""

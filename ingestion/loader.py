@@ -1,0 +1,491 @@
+"""Loading one kind of one delivery folder: COPY -> set-based checks -> GX -> atomic swap.
+
+Phases (docs/ingestion.md has the why):
+  stage    COPY every file of the kind, streamed in chunks, into UNLOGGED load.raw_<id>
+           (all text, identity column = record order); sha256 and record counts
+           are checked against the manifest on the way. Any file refused = the
+           kind is refused for that date.
+  check    row checks, duplicate keys, orphan refunds -> load.bad_<id>; good rows
+           cast into load.new_<id> (the future partition), bad ones into load.q_<id>.
+  validate Great Expectations suite of the kind over load.new_<id> (SQL in the DB).
+  publish  one transaction: swap load.new_<id> in as the business_date partition
+           (reference kinds: replace that snapshot_date's rows), write quarantine,
+           validation results and the ledger. Nothing is visible before COMMIT.
+Scratch tables live in schema `load`; a crashed load's leftovers are dropped by
+the next load (its session advisory lock on the load id is gone).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from psycopg import sql as _sql  # noqa: F401  (kept for callers composing identifiers)
+
+from ingestion import checks
+from ingestion.contract import KINDS, Kind
+from ingestion.csvfile import (
+    FileRejected,
+    StreamStats,
+    detect_encoding,
+    pg_encoding,
+    read_header,
+    stream_data,
+)
+from ingestion.delivery import DeliveryRef, discover, folder_refs, last_loaded_fingerprints
+from ingestion.schema import ensure_schema, key_index_columns
+from warehouse.config import settings
+
+log = logging.getLogger("ingestion")
+
+
+@dataclass
+class FileResult:
+    name: str
+    sha256: str | None = None
+    encoding: str | None = None
+    rows_in_file: int | None = None
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    status: str = "pending"
+    error: str | None = None
+
+
+@dataclass
+class KindLoadResult:
+    section: str
+    business_date: date
+    kind: str
+    status: str = "pending"  # loaded / rejected / failed / unchanged
+    load_id: int | None = None
+    rows_in_file: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+    files: list[FileResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("loaded", "unchanged")
+
+    def summary(self) -> str:
+        head = f"{self.section}/{self.business_date} {self.kind}: {self.status}"
+        if self.status == "loaded":
+            head += (
+                f" rows={self.rows_in_file} loaded={self.rows_loaded} quarantined={self.rows_quarantined}"
+                f" in {sum(self.timings.values()):.1f}s"
+            )
+        if self.error:
+            head += f" — {self.error}"
+        return head
+
+
+class KindRejected(Exception):
+    """The kind is refused as a whole (a critical expectation failed)."""
+
+
+def _pause(phase: str) -> None:
+    s = settings()
+    if s.ingest_pause_at == phase and s.ingest_pause_seconds > 0:
+        log.warning("INGEST_PAUSE_AT=%s: sleeping %.1fs (test hook)", phase, s.ingest_pause_seconds)
+        time.sleep(s.ingest_pause_seconds)
+
+
+def partition_name(kind: Kind, d: date) -> str:
+    return f"{kind.name}_p{d:%Y%m%d}"
+
+
+_SCRATCH_RE = re.compile(r"^(raw|bad|new|files|q)_(\d+)$")
+
+
+def drop_orphan_scratch(conn: psycopg.Connection, own_id: int) -> None:
+    """Drop load.* tables of loads whose process is gone (its advisory lock on the id is free)."""
+    names = [r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'load'"
+    ).fetchall()]
+    ids: dict[int, list[str]] = {}
+    for n in names:
+        m = _SCRATCH_RE.match(n)
+        if m:
+            ids.setdefault(int(m.group(2)), []).append(n)
+    for load_id, tables in ids.items():
+        if load_id == own_id:
+            continue
+        if conn.execute("SELECT pg_try_advisory_lock(%s)", (load_id,)).fetchone()[0]:
+            try:
+                for t in tables:
+                    conn.execute(f"DROP TABLE IF EXISTS load.{t}")
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (load_id,))
+
+
+class _KindLoad:
+    def __init__(self, conn: psycopg.Connection, ref: DeliveryRef, load_id: int, conn_url: str):
+        self.conn = conn
+        self.ref = ref
+        self.kind = KINDS[ref.kind]
+        self.load_id = load_id
+        self.conn_url = conn_url
+        self.raw = f"load.raw_{load_id}"
+        self.bad = f"load.bad_{load_id}"
+        self.new = f"load.new_{load_id}"
+        self.files_t = f"load.files_{load_id}"
+        self.q = f"load.q_{load_id}"
+        self.result = KindLoadResult(ref.section, ref.business_date, ref.kind, load_id=load_id)
+        self.result.files = [FileResult(f.name) for f in ref.files]
+        self.validation: list = []
+
+    # ---------------------------------------------------------------- stage
+    def stage(self) -> None:
+        k = self.kind
+        cols = ", ".join(f"{c} text" for c in k.columns)
+        with self.conn.transaction():
+            self.conn.execute(
+                f"CREATE UNLOGGED TABLE {self.raw} (rid bigint GENERATED ALWAYS AS IDENTITY, "
+                f"file_no integer NOT NULL DEFAULT 0, {cols})"
+            )
+            self.conn.execute(
+                f"CREATE UNLOGGED TABLE {self.files_t} (file_no integer PRIMARY KEY, file_name text NOT NULL,"
+                " first_rid bigint NOT NULL, rows bigint NOT NULL)"
+            )
+            n_extra = 0
+            for i, (mf, fr) in enumerate(zip(self.ref.files, self.result.files, strict=True)):
+                n_extra = self._stage_file(i, mf, fr, n_extra)
+        _pause("after_copy")
+
+    def _stage_file(self, i: int, mf, fr: FileResult, n_extra: int) -> int:
+        k = self.kind
+        if not mf.path.is_file():
+            raise FileRejected(mf.name, "listed in manifest.json but not in the folder")
+        try:
+            declared = pg_encoding(mf.encoding)
+        except ValueError as exc:
+            raise FileRejected(mf.name, str(exc)) from None
+        enc = declared or detect_encoding(mf.path)
+        try:
+            header = read_header(mf.path, enc)
+        except UnicodeDecodeError:
+            if declared:
+                raise FileRejected(mf.name, f"header does not decode as declared encoding {declared}") from None
+            enc = "GB18030"
+            header = read_header(mf.path, enc)
+        missing = [c for c in k.columns if c not in header.columns]
+        if missing:
+            raise FileRejected(mf.name, "missing column(s): " + ", ".join(missing))
+        targets: list[str] = []
+        seen: set[str] = set()
+        extra_i = 0
+        for c in header.columns:
+            if c in k.columns and c not in seen:
+                targets.append(c)
+                seen.add(c)
+            else:  # extra (or repeated) column: COPY needs somewhere to put it; it is never read
+                extra_i += 1
+                if extra_i > n_extra:
+                    self.conn.execute(f"ALTER TABLE {self.raw} ADD COLUMN x_{extra_i} text")
+                    n_extra = extra_i
+                targets.append(f"x_{extra_i}")
+        self.conn.execute(f"ALTER TABLE {self.raw} ALTER COLUMN file_no SET DEFAULT {i}")
+        chunk = settings().load_chunk_bytes
+        attempts = [enc] if (declared or enc == "GB18030") else [enc, "GB18030"]
+        for n, attempt in enumerate(attempts):
+            start = self.conn.execute(
+                f"SELECT nextval(pg_get_serial_sequence('{self.raw}', 'rid'))"
+            ).fetchone()[0] + 1
+            stats = StreamStats()
+            copy_sql = (
+                f"COPY {self.raw} ({', '.join(targets)}) FROM STDIN WITH (FORMAT csv, HEADER false, "
+                f"ENCODING '{attempt}', FORCE_NULL ({', '.join(c for c in targets if c in k.columns)}))"
+            )
+            try:
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    with cur.copy(copy_sql) as cp:
+                        for data in stream_data(mf.path, header, chunk, stats):
+                            cp.write(data)
+                    rows = cur.rowcount
+                enc = attempt
+                break
+            except (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter) as exc:
+                if n + 1 < len(attempts):
+                    log.info("%s: not valid UTF-8 past the probe, retrying as GB18030", mf.name)
+                    continue
+                raise FileRejected(mf.name, f"does not decode as {attempt}: {exc.diag.message_primary}") from None
+            except psycopg.errors.DataError as exc:
+                raise FileRejected(mf.name, f"malformed CSV: {exc.diag.message_primary} ({exc.diag.context})") from None
+        fr.sha256, fr.encoding, fr.rows_in_file = stats.sha256, enc, rows
+        problems = []
+        if mf.rows is not None and mf.rows != rows:
+            problems.append(f"rows expected {mf.rows}, actual {rows}")
+        if mf.sha256 is not None and mf.sha256 != stats.sha256:
+            problems.append(f"sha256 expected {mf.sha256}, actual {stats.sha256}")
+        if problems:
+            raise FileRejected(mf.name, "does not match manifest.json: " + "; ".join(problems))
+        self.conn.execute(
+            f"INSERT INTO {self.files_t} VALUES (%s, %s, %s, %s)", (i, mf.name, start, rows)
+        )
+        log.info("%s: %d rows copied (%s, sha256 ok)", mf.name, rows, enc)
+        return n_extra
+
+    # ---------------------------------------------------------------- check
+    def check(self) -> None:
+        k, d = self.kind, self.ref.business_date
+        with self.conn.transaction():
+            self.conn.execute("SET LOCAL work_mem = '256MB'")
+            self.conn.execute(f"ANALYZE {self.raw}")
+            self.conn.execute(f"CREATE UNLOGGED TABLE {self.bad} (rid bigint NOT NULL, reason text NOT NULL)")
+            self.conn.execute(checks.row_checks_sql(k, self.raw, self.bad))
+            self.conn.execute(f"ANALYZE {self.bad}")
+            self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
+            if k.name in checks.FEE_KINDS:
+                self.conn.execute(f"ANALYZE {self.bad}")
+                self.conn.execute(checks.refund_checks_sql(k, self.raw, self.bad, d))
+            self.conn.execute(f"ANALYZE {self.bad}")
+            date_col = "business_date" if k.section == "daily" else "snapshot_date"
+            dlit = checks.lit(d.isoformat())
+            self.conn.execute(
+                f"CREATE TABLE {self.new} (LIKE {k.table} INCLUDING DEFAULTS, "
+                f"CONSTRAINT {partition_name(k, d)}_date_check CHECK ({date_col} = {dlit}::date))"
+            )
+            casts = ", ".join(checks.cast_sql("r." + c, t) for c, t in k.columns.items())
+            cur = self.conn.execute(
+                f"INSERT INTO {self.new} ({date_col}, {', '.join(k.columns)}, source_file, source_line, load_id)"
+                f" SELECT {dlit}::date, {casts}, f.file_name, (r.rid - f.first_rid + 2)::integer, {self.load_id}"
+                f" FROM {self.raw} AS r JOIN {self.files_t} AS f ON f.file_no = r.file_no"
+                f" WHERE NOT EXISTS (SELECT 1 FROM {self.bad} AS b WHERE b.rid = r.rid)"
+            )
+            self.result.rows_loaded = cur.rowcount
+            self.conn.execute(
+                f"CREATE UNLOGGED TABLE {self.q} AS SELECT {self.load_id}::bigint AS load_id, {dlit}::date"
+                f" AS business_date, {checks.lit(k.name)}::text AS kind, f.file_name,"
+                f" (r.rid - f.first_rid + 2)::integer AS line_no, {checks.raw_row_json_sql(k)} AS raw_row,"
+                f" b.reason FROM {self.bad} AS b JOIN {self.raw} AS r ON r.rid = b.rid"
+                f" JOIN {self.files_t} AS f ON f.file_no = r.file_no"
+            )
+            if k.section == "daily":
+                self.conn.execute(f"CREATE INDEX ON {self.new} ({', '.join(key_index_columns(k))})")
+            self.conn.execute(f"ANALYZE {self.new}")
+            q_counts = dict(self.conn.execute(
+                f"SELECT file_name, count(*) FROM {self.q} GROUP BY 1"
+            ).fetchall())
+            if len(self.ref.files) == 1:
+                loaded = {self.ref.files[0].name: self.result.rows_loaded}
+            else:
+                loaded = dict(self.conn.execute(
+                    f"SELECT source_file, count(*) FROM {self.new} GROUP BY 1"
+                ).fetchall())
+        for fr in self.result.files:
+            fr.rows_loaded = int(loaded.get(fr.name, 0))
+            fr.rows_quarantined = int(q_counts.get(fr.name, 0))
+            if fr.rows_loaded + fr.rows_quarantined != fr.rows_in_file:  # a bug, never data
+                raise RuntimeError(
+                    f"{fr.name}: counts do not reconcile: {fr.rows_in_file} in file, "
+                    f"{fr.rows_loaded} loaded + {fr.rows_quarantined} quarantined"
+                )
+        self.result.rows_quarantined = sum(q_counts.values())
+        self.result.rows_in_file = sum(fr.rows_in_file or 0 for fr in self.result.files)
+
+    # ------------------------------------------------------------- validate
+    def validate(self) -> None:
+        from ingestion import gx_validation
+
+        self.validation = gx_validation.validate_table(
+            conn=self.conn, conn_url=self.conn_url, table=self.new, kind=self.kind,
+            business_date=self.ref.business_date, load_id=self.load_id,
+        )
+        failed = [v for v in self.validation if not v.success and v.severity == "critical"]
+        self.result.warnings = [v.message() for v in self.validation if not v.success and v.severity != "critical"]
+        for w in self.result.warnings:
+            log.warning("%s %s: %s", self.ref.business_date, self.kind.name, w)
+        if failed:
+            raise KindRejected("critical expectation failed: " + " | ".join(v.message() for v in failed))
+
+    # -------------------------------------------------------------- publish
+    def publish(self) -> None:
+        k, d = self.kind, self.ref.business_date
+        dlit = checks.lit(d.isoformat())
+        with self.conn.transaction():
+            if k.section == "daily":
+                for (old,) in self.conn.execute(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                    " WHERE i.inhparent = %s::regclass AND pg_get_expr(c.relpartbound, c.oid) = %s",
+                    (k.table, f"FOR VALUES IN ('{d.isoformat()}')"),
+                ).fetchall():
+                    self.conn.execute(f"ALTER TABLE {k.table} DETACH PARTITION staging.{old}")
+                    self.conn.execute(f"DROP TABLE staging.{old}")
+                part = partition_name(k, d)
+                self.conn.execute(f"ALTER TABLE {self.new} SET SCHEMA staging")
+                self.conn.execute(f"ALTER TABLE staging.new_{self.load_id} RENAME TO {part}")
+                self.conn.execute(f"ALTER TABLE {k.table} ATTACH PARTITION staging.{part} FOR VALUES IN ({dlit})")
+            else:
+                self.conn.execute(f"DELETE FROM {k.table} WHERE snapshot_date = {dlit}::date")
+                self.conn.execute(f"INSERT INTO {k.table} SELECT * FROM {self.new}")
+            # quarantine mirrors the current delivery: the superseded delivery's bad rows go with its rows
+            self.conn.execute("DELETE FROM meta.quarantine WHERE business_date = %s AND kind = %s", (d, k.name))
+            self.conn.execute(
+                "INSERT INTO meta.quarantine (load_id, business_date, kind, file_name, line_no, raw_row, reason)"
+                f" SELECT load_id, business_date, kind, file_name, line_no, raw_row, reason FROM {self.q}"
+            )
+            self.result.status = "loaded"
+            for fr in self.result.files:
+                fr.status = "loaded"
+            self._write_validation()
+            self._write_ledger()
+            _pause("before_commit")
+
+    def _write_validation(self) -> None:
+        for v in self.validation:
+            self.conn.execute(
+                "INSERT INTO meta.validation_results (load_id, business_date, kind, expectation, severity, success,"
+                " unexpected_count, examples, details) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (self.load_id, self.ref.business_date, self.kind.name, v.name, v.severity, v.success,
+                 v.unexpected_count, json.dumps(v.examples, default=str, ensure_ascii=False),
+                 json.dumps(v.details, default=str, ensure_ascii=False)),
+            )
+
+    def _write_ledger(self) -> None:
+        r = self.result
+        for fr in r.files:
+            self.conn.execute(
+                "INSERT INTO meta.load_log (section, business_date, kind, file_name, sha256, rows_in_file,"
+                " rows_loaded, rows_quarantined, status, error, encoding, kind_load_id, finished_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())",
+                (r.section, r.business_date, r.kind, fr.name, fr.sha256, fr.rows_in_file, fr.rows_loaded,
+                 fr.rows_quarantined, fr.status, fr.error, fr.encoding, self.load_id),
+            )
+        write_summary(self.conn, r, self.load_id)
+
+    def cleanup(self) -> None:
+        for t in (self.raw, self.bad, self.new, self.files_t, self.q):
+            try:
+                self.conn.execute(f"DROP TABLE IF EXISTS {t}")
+            except psycopg.Error:  # best effort: the next load sweeps leftovers
+                log.exception("could not drop %s", t)
+
+
+def write_summary(conn: psycopg.Connection, r: KindLoadResult, load_id: int) -> None:
+    total_ms = int(sum(r.timings.values()) * 1000)
+    conn.execute(
+        "INSERT INTO meta.load_log (load_id, section, business_date, kind, file_name, sha256, rows_in_file,"
+        " rows_loaded, rows_quarantined, status, error, kind_load_id, timings, started_at, finished_at,"
+        " duration_ms) VALUES (%s, %s, %s, %s, NULL, NULL, %s, %s, %s, %s, %s, %s, %s,"
+        " now() - make_interval(secs => %s), now(), %s)",
+        (load_id, r.section, r.business_date, r.kind, r.rows_in_file, r.rows_loaded, r.rows_quarantined,
+         r.status, r.error, load_id, json.dumps({k: round(v, 3) for k, v in r.timings.items()}),
+         total_ms / 1000, total_ms),
+    )
+
+
+def _record_refusal(conn: psycopg.Connection, job: _KindLoad, status: str, error: str,
+                    rejected_file: str | None) -> None:
+    r = job.result
+    r.status, r.error = status, error
+    r.rows_loaded = r.rows_quarantined = 0
+    for fr in r.files:
+        fr.rows_loaded = fr.rows_quarantined = 0
+        if rejected_file is not None and fr.name == rejected_file:
+            fr.status, fr.error = "rejected", error.split(": ", 1)[1] if ": " in error else error
+        else:
+            fr.status = status
+            fr.error = (f"not loaded: {rejected_file} of the same kind was rejected" if rejected_file
+                        else error)
+    r.rows_in_file = sum(fr.rows_in_file or 0 for fr in r.files)
+    with conn.transaction():
+        if status == "rejected" and job.validation:
+            job._write_validation()
+        job._write_ledger()
+
+
+def _resolve_ref(ref_or_landing, section, business_date, kind) -> DeliveryRef:
+    if isinstance(ref_or_landing, DeliveryRef):
+        return ref_or_landing
+    if isinstance(business_date, str):
+        business_date = date.fromisoformat(business_date)
+    section = section or KINDS[kind].section
+    for r in folder_refs(Path(ref_or_landing), section, business_date):
+        if r.kind == kind:
+            return r
+    raise ValueError(f"{section}/{business_date}: manifest.json lists no {kind} file")
+
+
+def load_kind(
+    ref_or_landing: DeliveryRef | Path | str,
+    section: str | None = None,
+    business_date: date | str | None = None,
+    kind: str | None = None,
+    conn_url: str | None = None,
+    *,
+    force: bool = False,
+) -> KindLoadResult:
+    """Load one kind of one folder atomically: load_kind(ref, conn_url=...) or
+    load_kind(landing, section, date, kind, conn_url=...). force=True reloads an unchanged delivery."""
+    ref = _resolve_ref(ref_or_landing, section, business_date, kind)
+    if conn_url is None:
+        from warehouse.embedded import resolve_warehouse_url
+
+        conn_url = resolve_warehouse_url()
+    with psycopg.connect(conn_url, autocommit=True) as conn:
+        ensure_schema(conn)
+        load_id = conn.execute("SELECT nextval(pg_get_serial_sequence('meta.load_log', 'load_id'))").fetchone()[0]
+        conn.execute("SELECT pg_advisory_lock(%s)", (load_id,))  # "this load is alive" for the orphan sweep
+        # one load at a time per (section, kind, date); other kinds and dates run in parallel
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s), %s)",
+                     (f"{ref.section}:{ref.kind}", ref.business_date.toordinal()))
+        drop_orphan_scratch(conn, load_id)
+        job = _KindLoad(conn, ref, load_id, conn_url)
+        r = job.result
+        try:
+            if not force and last_loaded_fingerprints(conn).get(
+                (ref.section, ref.business_date, ref.kind)
+            ) == ref.fingerprint():
+                r.status = "unchanged"
+                for fr in r.files:
+                    fr.status = "unchanged"
+                with conn.transaction():
+                    write_summary(conn, r, load_id)
+                log.info("%s", r.summary())
+                return r
+            for phase in ("stage", "check", "validate", "publish"):
+                t = time.monotonic()
+                getattr(job, phase)()
+                r.timings[phase] = time.monotonic() - t
+        except FileRejected as exc:
+            _record_refusal(conn, job, "rejected", str(exc), exc.file_name)
+        except KindRejected as exc:
+            _record_refusal(conn, job, "rejected", str(exc), None)
+        except Exception as exc:  # noqa: BLE001 - recorded in the ledger, then re-raised for the caller
+            log.exception("%s/%s %s failed", ref.section, ref.business_date, ref.kind)
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()
+            _record_refusal(conn, job, "failed", f"{type(exc).__name__}: {exc}", None)
+        finally:
+            job.cleanup()
+            conn.execute("SELECT pg_advisory_unlock_all()")
+        log.info("%s", r.summary())
+        return r
+
+
+def load_folder(landing: Path | str, section: str, business_date: date | str, conn_url: str | None = None,
+                *, force: bool = False) -> list[KindLoadResult]:
+    """Load every kind the folder's manifest lists (each kind atomically, independently)."""
+    if isinstance(business_date, str):
+        business_date = date.fromisoformat(business_date)
+    refs = folder_refs(Path(landing), section, business_date)
+    return [load_kind(ref, conn_url=conn_url, force=force) for ref in refs]
+
+
+def load_pending(landing: Path | str, up_to: date | None = None, conn_url: str | None = None) -> list[KindLoadResult]:
+    """Load every complete delivery kind never loaded or changed since its last successful load, in order."""
+    if conn_url is None:
+        from warehouse.embedded import resolve_warehouse_url
+
+        conn_url = resolve_warehouse_url()
+    refs = discover(Path(landing), up_to=up_to, pending_only=True, conn_url=conn_url)
+    return [load_kind(ref, conn_url=conn_url) for ref in refs]

@@ -1,0 +1,293 @@
+"""Per-institution suspect exports (疑点清单) for hospitals and pharmacies.
+
+For one period (a calendar month) every institution with suspects in
+marts.fct_violations gets
+
+    <exports_dir>/<YYYY-MM>/<fixmedins_code>/suspects_<fixmedins_code>_<YYYY-MM>.csv
+    <exports_dir>/<YYYY-MM>/<fixmedins_code>/suspects_<fixmedins_code>_<YYYY-MM>.xlsx
+
+The XLSX opens on a sheet explaining every rule the file contains (Chinese and
+English names, disposition, threshold, from the rule seed ref.audit_rules),
+then the suspects. Personal identifiers are masked: the institution only sees
+its own visit/line keys, which is all it needs to find the case in its HIS.
+Files are written to a temp name in the same folder and renamed, so a reader
+never sees half a file; an institution that no longer has suspects in a
+re-exported period loses its old files, so a rerun equals a clean run.
+
+Person-period rules (R01-R03) carry no fixmedins_code (the suspect is the
+person across institutions) and are therefore in no institution's export.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg.rows import dict_row
+
+from warehouse.config import settings
+
+log = logging.getLogger(__name__)
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "violation_id", "rule_code", "rule_name_zh", "rule_name_en", "rule_version", "disposition",
+    "severity", "business_date", "fixmedins_code", "dept_codg", "prac_codg", "psn_no", "mdtrt_id",
+    "feedetl_sn", "rxno", "amount", "evidence", "detected_at",
+)
+HEADERS_ZH: dict[str, str] = {
+    "violation_id": "疑点编号", "rule_code": "规则编码", "rule_name_zh": "规则名称",
+    "rule_name_en": "Rule name", "rule_version": "规则版本", "disposition": "处理方式",
+    "severity": "等级", "business_date": "业务日期", "fixmedins_code": "定点机构编码",
+    "dept_codg": "科室编码", "prac_codg": "医师编码", "psn_no": "人员编号(脱敏)",
+    "mdtrt_id": "就诊ID", "feedetl_sn": "费用明细流水号", "rxno": "处方号",
+    "amount": "疑点金额(元)", "evidence": "证据", "detected_at": "发现时间",
+}
+DISPOSITION_ZH: dict[str, str] = {
+    "deduct": "违规费用 (deduct)",
+    "hospital_review": "发医院核查 (hospital review)",
+    "pending_review": "待核查 (pending review)",
+}
+# Keys of evidence objects that hold personal data: masked like psn_no.
+PERSONAL_KEYS = frozenset({"psn_no", "certno", "psn_name", "name", "brdy", "birth_date", "tel", "mobile", "addr"})
+FILE_RE = re.compile(r"^suspects_[A-Z0-9]+_\d{4}-\d{2}\.(csv|xlsx)$")
+PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class InstitutionExport:
+    period: str
+    fixmedins_code: str
+    rows: int
+    amount: Decimal
+    csv_path: Path
+    xlsx_path: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"period": self.period, "fixmedins_code": self.fixmedins_code, "rows": self.rows,
+                "amount": str(self.amount), "csv": str(self.csv_path), "xlsx": str(self.xlsx_path)}
+
+
+def mask_identifier(value: str | None) -> str | None:
+    """Keep the first 3 and last 2 characters (enough to tell cases apart on a call), star the rest."""
+    if value is None or value == "":
+        return value
+    if len(value) <= 5:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 5) + value[-2:]
+
+
+def mask_evidence(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (mask_identifier(str(v)) if k in PERSONAL_KEYS and v is not None else mask_evidence(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_evidence(v) for v in value]
+    return value
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """[first day, first day of next month) of 'YYYY-MM'."""
+    if not PERIOD_RE.match(period):
+        raise ValueError(f"period must be YYYY-MM, got {period!r}")
+    y, m = int(period[:4]), int(period[5:])
+    start = date(y, m, 1)
+    end = date(y + (m == 12), m % 12 + 1, 1)
+    return start, end
+
+
+def month_of(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def months_between(first: date, last: date) -> list[str]:
+    out: list[str] = []
+    y, m = first.year, first.month
+    while (y, m) <= (last.year, last.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = y + (m == 12), m % 12 + 1
+    return out
+
+
+_SUSPECTS_SQL = """
+SELECT v.violation_id, v.rule_code, r.name_zh AS rule_name_zh, r.name_en AS rule_name_en, v.rule_version, v.disposition, v.severity,
+       v.business_date, v.fixmedins_code, v.dept_codg, v.prac_codg, v.psn_no, v.mdtrt_id,
+       v.feedetl_sn, v.rxno, v.amount, v.evidence, v.detected_at
+FROM marts.fct_violations v
+LEFT JOIN ref.audit_rules r ON r.code = v.rule_code
+WHERE v.business_date >= %(start)s AND v.business_date < %(end)s
+  AND v.fixmedins_code IS NOT NULL
+ORDER BY v.fixmedins_code, v.rule_code, v.business_date, v.mdtrt_id, v.feedetl_sn NULLS FIRST,
+         v.rxno NULLS FIRST, v.violation_id
+"""
+
+_RULES_SQL = """
+SELECT code, name_zh, name_en, description, grain, threshold, threshold_alt, threshold_note,
+       disposition, severity, rule_version
+FROM ref.audit_rules ORDER BY code
+"""
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _export_row(rec: dict[str, Any]) -> dict[str, Any]:
+    rec = dict(rec)
+    rec["psn_no"] = mask_identifier(rec["psn_no"])
+    rec["evidence"] = mask_evidence(rec["evidence"])
+    # openpyxl cannot store time-zone-aware datetimes: write the bureau's local time
+    if getattr(rec.get("detected_at"), "tzinfo", None) is not None:
+        rec["detected_at"] = rec["detected_at"].astimezone(ZoneInfo(settings().business_tz)).replace(tzinfo=None)
+    return rec
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)  # same directory: atomic on POSIX
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    def write(tmp: Path) -> None:
+        # UTF-8 with BOM: Excel on a bureau PC opens it with the Chinese intact.
+        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(EXPORT_COLUMNS)
+            for r in rows:
+                w.writerow(["" if r[c] is None else _cell(r[c]) for c in EXPORT_COLUMNS])
+    _atomic_write(path, write)
+
+
+def _write_xlsx(path: Path, rows: Sequence[dict[str, Any]], rules: dict[str, dict[str, Any]],
+                fixmedins_code: str, period: str) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    used = sorted({r["rule_code"] for r in rows})
+
+    def write(tmp: Path) -> None:
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "规则说明 Rules"
+        ws.append([f"{fixmedins_code} 疑点清单 suspects {period}",
+                   f"共 {len(rows)} 条 / {len(rows)} rows; 人员编号已脱敏 personal identifiers masked"])
+        ws.append([])
+        head = ["规则编码 Code", "规则名称 Name (中文)", "Rule name (English)", "处理方式 Disposition",
+                "等级 Severity", "阈值 Threshold", "备选阈值 Alt. threshold", "阈值说明 Threshold note",
+                "规则说明 Description", "疑点数 Suspects", "疑点金额 Amount (元)"]
+        ws.append(head)
+        for c in ws[3]:
+            c.font = Font(bold=True)
+        for code in used:
+            r = rules.get(code, {})
+            mine = [x for x in rows if x["rule_code"] == code]
+            ws.append([code, r.get("name_zh"), r.get("name_en"),
+                       DISPOSITION_ZH.get(r.get("disposition") or "", r.get("disposition")),
+                       r.get("severity"), r.get("threshold"), r.get("threshold_alt"), r.get("threshold_note"),
+                       r.get("description"), len(mine), float(sum((x["amount"] or 0) for x in mine))])
+        for col, width in zip("ABCDEFGHIJK", (10, 18, 30, 26, 9, 10, 12, 28, 80, 10, 14), strict=True):
+            ws.column_dimensions[col].width = width
+        for row in ws.iter_rows(min_row=4, min_col=9, max_col=9):
+            for c in row:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+
+        ds = wb.create_sheet("疑点明细 Suspects")
+        ds.append([f"{HEADERS_ZH[c]} {c}" for c in EXPORT_COLUMNS])
+        for c in ds[1]:
+            c.font = Font(bold=True)
+        for r in rows:
+            ds.append([float(r[c]) if c == "amount" and r[c] is not None else _cell(r[c]) for c in EXPORT_COLUMNS])
+        ds.freeze_panes = "A2"
+        wb.save(tmp)
+    _atomic_write(path, write)
+
+
+def load_rules(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {r["code"]: r for r in cur.execute(_RULES_SQL).fetchall()}
+
+
+def fetch_suspects(conn: psycopg.Connection, period: str) -> list[dict[str, Any]]:
+    start, end = period_bounds(period)
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_SUSPECTS_SQL, {"start": start, "end": end})
+        return [_export_row(rec) for rec in cur.fetchall()]
+
+
+def _remove_stale(period_dir: Path, keep: Iterable[str]) -> list[Path]:
+    """Delete our files of institutions no longer having suspects in the period."""
+    keep = set(keep)
+    removed: list[Path] = []
+    if not period_dir.is_dir():
+        return removed
+    for inst_dir in period_dir.iterdir():
+        if not inst_dir.is_dir() or inst_dir.name in keep:
+            continue
+        for f in inst_dir.iterdir():
+            if FILE_RE.match(f.name):
+                f.unlink()
+                removed.append(f)
+        if not any(inst_dir.iterdir()):
+            inst_dir.rmdir()
+    return removed
+
+
+def export_period(conn: psycopg.Connection, period: str, exports_dir: Path) -> list[InstitutionExport]:
+    """Write every institution's CSV + XLSX for the month; returns what was written."""
+    rules = load_rules(conn)
+    rows = fetch_suspects(conn, period)
+    by_inst: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_inst.setdefault(r["fixmedins_code"], []).append(r)
+    period_dir = exports_dir / period
+    out: list[InstitutionExport] = []
+    for code, mine in sorted(by_inst.items()):
+        if not re.fullmatch(r"[A-Z0-9]+", code):
+            # codes are validated on arrival; never let one become a path component otherwise
+            raise ValueError(f"unexpected fixmedins_code {code!r} in marts.fct_violations")
+        base = period_dir / code / f"suspects_{code}_{period}"
+        csv_path, xlsx_path = base.with_suffix(".csv"), base.with_suffix(".xlsx")
+        _write_csv(csv_path, mine)
+        _write_xlsx(xlsx_path, mine, rules, code, period)
+        out.append(InstitutionExport(period, code, len(mine), sum((r["amount"] or Decimal(0)) for r in mine),
+                                     csv_path, xlsx_path))
+    removed = _remove_stale(period_dir, by_inst)
+    if not by_inst and period_dir.is_dir() and not any(period_dir.iterdir()):
+        shutil.rmtree(period_dir)
+    log.info("exports %s: %d institutions, %d suspects, %d stale files removed",
+             period, len(out), len(rows), len(removed))
+    return out
+
+
+def export_periods(conn: psycopg.Connection, periods: Iterable[str], exports_dir: Path) -> list[InstitutionExport]:
+    out: list[InstitutionExport] = []
+    for p in sorted(set(periods)):
+        out += export_period(conn, p, exports_dir)
+    return out
+
+
+def read_csv_export(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -1,0 +1,351 @@
+"""The dashboards as compact Python data; `python -m superset_assets.build` renders them as
+Superset's import YAML under superset_assets/assets/ (committed, so a reviewer reads plain YAML).
+
+Why generated: every chart needs a form_data (what the browser renders) and a
+query_context (what /api/v1/chart/{id}/data/ and reports run) that must agree;
+writing both by hand for 20+ charts drifts. UUIDs are uuid5 of fixed names, so
+they never change between builds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+NS = uuid.UUID("6d1f3c1e-8f53-4c1b-9a51-2f0f4a3b7e10")
+
+
+def fixed_uuid(name: str) -> str:
+    return str(uuid.uuid5(NS, name))
+
+
+DATABASE_NAME = "医保数仓 warehouse"
+DATABASE_UUID = fixed_uuid("database:warehouse")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    verbose: str
+    type: str = "VARCHAR"
+    is_dttm: bool = False
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    verbose: str
+    expression: str
+    d3format: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    key: str
+    table: str
+    schema: str | None
+    description: str
+    columns: tuple[Column, ...]
+    metrics: tuple[Metric, ...]
+    sql: str | None = None  # set = virtual dataset
+    main_dttm_col: str | None = "month"
+
+    @property
+    def uuid(self) -> str:
+        return fixed_uuid(f"dataset:{self.key}")
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    viz: str  # big_number | line | bar | pie | table | raw
+    dataset: str
+    metrics: tuple[str, ...] = ()
+    groupby: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()  # raw tables
+    where: str = ""  # fixed SQL filter (also applied by the tests' SQL)
+    order_by: str | None = None  # metric or column, descending
+    row_limit: int = 10000
+    compare_lag: int = 1
+    compare_suffix: str = "环比 MoM"
+    number_format: str = "SMART_NUMBER"
+    width: int = 4
+    height: int = 50
+
+    @property
+    def uuid(self) -> str:
+        return fixed_uuid(f"chart:{self.key}")
+
+
+@dataclass(frozen=True)
+class NativeFilter:
+    key: str
+    name: str
+    kind: str  # time | select
+    dataset: str | None = None
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    key: str
+    slug: str
+    title: str
+    subtitle: str
+    rows: tuple[tuple[str, ...], ...]
+    filters: tuple[NativeFilter, ...] = field(default_factory=tuple)
+
+    @property
+    def uuid(self) -> str:
+        return fixed_uuid(f"dashboard:{self.key}")
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+_INST_COLS = (
+    Column("fixmedins_code", "机构编码 Institution code"),
+    Column("fixmedins_name", "机构名称 Institution"),
+    Column("admdvs", "医保区划 Region"),
+    Column("hosp_lv", "医院等级 Institution level"),
+)
+_MONTH = Column("month", "月份 Month", "DATE", is_dttm=True)
+
+FUND = Dataset(
+    key="institution_monthly",
+    table="mart_institution_monthly",
+    schema="marts",
+    description="机构月度指标 Monthly indicators per institution and insurance type",
+    columns=(
+        _MONTH,
+        *_INST_COLS,
+        Column("insutype", "险种 Insurance type"),
+        Column("visits", "人次 Visits", "BIGINT"),
+        Column("persons", "人数 Persons", "BIGINT"),
+        Column("medfee_amount", "医疗总费用 Medical fee", "NUMERIC"),
+        Column("fund_amount", "基金支付 Fund payment", "NUMERIC"),
+        Column("drug_amount", "药品费用 Drug fee", "NUMERIC"),
+    ),
+    metrics=(
+        Metric("visits", "人次 Visits", "SUM(visits)", ",d"),
+        Metric("persons", "人数 Persons", "SUM(persons)", ",d"),
+        Metric("medfee", "医疗总费用 Fee (yuan)", "SUM(medfee_amount)", ",.2f"),
+        Metric("fund", "基金支付 Fund payment (yuan)", "SUM(fund_amount)", ",.2f"),
+        Metric("fee_per_visit", "次均费用 Fee per visit", "SUM(medfee_amount) / NULLIF(SUM(visits), 0)", ",.2f"),
+        Metric("drug_share", "药占比 Drug share", "SUM(drug_amount) / NULLIF(SUM(medfee_amount), 0)", ".1%"),
+    ),
+)
+
+RANKINGS = Dataset(
+    key="rankings",
+    table="mart_rankings",
+    schema="marts",
+    description="排行 Rankings of institutions, departments, physicians, diseases and persons",
+    columns=(
+        _MONTH,
+        Column("dimension", "维度 Dimension"),
+        Column("member_code", "编码 Code"),
+        Column("member_name", "名称 Name"),
+        *_INST_COLS,
+        Column("medfee_amount", "医疗总费用 Fee", "NUMERIC"),
+        Column("fund_amount", "基金支付 Fund payment", "NUMERIC"),
+        Column("fee_mom_growth", "费用环比 Fee MoM growth", "NUMERIC"),
+        Column("suspect_amount", "疑点金额 Suspect amount", "NUMERIC"),
+        Column("rank_fee", "费用排名 Rank by fee", "BIGINT"),
+    ),
+    metrics=(
+        Metric("medfee", "医疗总费用 Fee (yuan)", "SUM(medfee_amount)", ",.2f"),
+        Metric("fund", "基金支付 Fund payment (yuan)", "SUM(fund_amount)", ",.2f"),
+        Metric("suspect", "疑点金额 Suspect amount (yuan)", "SUM(suspect_amount)", ",.2f"),
+    ),
+)
+
+PEERS = Dataset(
+    key="peer_distribution",
+    table="mart_peer_distribution",
+    schema="marts",
+    description="同级同类比较 Peer comparison: fee per visit against institutions of the same level",
+    columns=(
+        _MONTH,
+        *_INST_COLS,
+        Column("fee_per_visit", "次均费用 Fee per visit", "NUMERIC"),
+        Column("peer_p50", "同级中位数 Peer p50", "NUMERIC"),
+        Column("peer_p90", "同级P90 Peer p90", "NUMERIC"),
+        Column("z_score", "偏离度 z-score", "NUMERIC"),
+    ),
+    metrics=(Metric("institutions", "机构数 Institutions", "COUNT(DISTINCT fixmedins_code)", ",d"),),
+)
+
+_VIO_COLS = (
+    _MONTH,
+    Column("business_date", "发生日期 Event date", "DATE", is_dttm=True),
+    *_INST_COLS,
+    Column("violation_id", "疑点编号 Suspect id"),
+    Column("rule_code", "规则 Rule code"),
+    Column("rule_name", "规则名称 Rule"),
+    Column("rule_explanation", "规则说明 Explanation"),
+    Column("disposition", "处置 Disposition"),
+    Column("severity", "严重程度 Severity"),
+    Column("dept_codg", "科室 Department"),
+    Column("prac_codg", "医师 Physician"),
+    Column("psn_no_masked", "参保人(脱敏) Person (masked)"),
+    Column("mdtrt_id", "就诊ID Visit id"),
+    Column("feedetl_sn", "明细流水号 Fee line"),
+    Column("amount", "疑点金额 Amount", "NUMERIC"),
+    Column("evidence_text", "证据 Evidence"),
+)
+_VIO_METRICS = (
+    Metric("suspects", "疑点数 Suspects", "COUNT(*)", ",d"),
+    Metric("suspect_amount", "疑点金额 Suspect amount (yuan)", "SUM(amount)", ",.2f"),
+)
+
+VIOLATIONS = Dataset(
+    key="violations",
+    table="mart_hospital_violations",
+    schema="marts",
+    description="疑点明细 Every suspect with rule, disposition and evidence (auditors)",
+    columns=_VIO_COLS,
+    metrics=_VIO_METRICS,
+)
+
+# A separate (virtual) dataset for dashboard 4, so a hospital role is granted this one only and
+# never sees the auditors' datasets; row-level security adds the institution clause.
+OWN = Dataset(
+    key="own_violations",
+    table="本院疑点 own_violations",
+    schema="marts",
+    description="本院疑点 A hospital's own suspects (row-level security by fixmedins_code)",
+    columns=_VIO_COLS,
+    metrics=_VIO_METRICS,
+    sql="SELECT * FROM marts.mart_hospital_violations",
+)
+
+DATASETS = (FUND, RANKINGS, PEERS, VIOLATIONS, OWN)
+
+# --- charts -----------------------------------------------------------------------------
+
+_RANK_DIMS = (
+    ("institution", "机构排行 Institutions"),
+    ("department", "科室排行 Departments"),
+    ("physician", "医师排行 Physicians"),
+    ("disease", "病种排行 Diseases"),
+    ("person", "参保人排行 Persons"),
+)
+
+CHARTS = (
+    Chart("kpi_visits", "人次 Visits", "big_number", "institution_monthly", ("visits",), number_format=",d"),
+    Chart("kpi_persons", "人数 Persons", "big_number", "institution_monthly", ("persons",), number_format=",d"),
+    Chart("kpi_fee", "医疗总费用 Medical fee", "big_number", "institution_monthly", ("medfee",)),
+    Chart("kpi_fund", "基金支付 Fund payment", "big_number", "institution_monthly", ("fund",)),
+    Chart("kpi_fee_per_visit", "次均费用 Fee per visit", "big_number", "institution_monthly",
+          ("fee_per_visit",), number_format=",.2f"),
+    Chart("kpi_drug_share", "药占比 Drug share", "big_number", "institution_monthly", ("drug_share",),
+          number_format=".1%"),
+    Chart("kpi_fee_yoy", "医疗总费用同比 Fee YoY", "big_number", "institution_monthly", ("medfee",),
+          compare_lag=12, compare_suffix="同比 YoY", width=6),
+    Chart("kpi_fund_yoy", "基金支付同比 Fund payment YoY", "big_number", "institution_monthly", ("fund",),
+          compare_lag=12, compare_suffix="同比 YoY", width=6),
+    Chart("trend_insutype", "月度费用·险种 Monthly fee by insurance type", "line", "institution_monthly",
+          ("medfee", "fund"), groupby=("insutype",), width=6),
+    Chart("trend_hosp_lv", "月度基金支付·医院等级 Monthly fund payment by level", "bar", "institution_monthly",
+          ("fund",), groupby=("hosp_lv",), width=6),
+    *(
+        Chart(f"rank_{dim}", title, "table", "rankings", ("medfee", "fund", "suspect"),
+              groupby=("member_code", "member_name"), where=f"dimension = '{dim}'", order_by="medfee",
+              row_limit=20, width=6)
+        for dim, title in _RANK_DIMS
+    ),
+    Chart("rank_growth", "费用增长排行 Institutions by fee growth", "raw", "rankings",
+          columns=("month", "member_name", "hosp_lv", "medfee_amount", "fee_mom_growth"),
+          where="dimension = 'institution' AND fee_mom_growth IS NOT NULL", order_by="fee_mom_growth",
+          row_limit=20, width=6),
+    Chart("peer_outliers", "同级偏离 Peer-deviation outliers (|z| >= 2)", "raw", "peer_distribution",
+          columns=("month", "fixmedins_name", "hosp_lv", "fee_per_visit", "peer_p50", "peer_p90", "z_score"),
+          where="ABS(z_score) >= 2", order_by="z_score", row_limit=100, width=12),
+    Chart("vio_by_rule", "规则 By rule", "table", "violations", ("suspects", "suspect_amount"),
+          groupby=("rule_code", "rule_name"), order_by="suspect_amount", width=6),
+    Chart("vio_by_disposition", "处置 By disposition", "pie", "violations", ("suspect_amount",),
+          groupby=("disposition",), width=3),
+    Chart("vio_by_severity", "严重程度 By severity", "pie", "violations", ("suspects",),
+          groupby=("severity",), width=3),
+    Chart("vio_by_institution", "机构 By institution", "table", "violations", ("suspects", "suspect_amount"),
+          groupby=("fixmedins_code", "fixmedins_name"), order_by="suspect_amount", width=6),
+    Chart("vio_by_month", "月度疑点 Suspect amount by month", "bar", "violations", ("suspect_amount",),
+          groupby=("disposition",), width=6),
+    Chart("vio_detail", "疑点明细 Suspect details (filter and export)", "raw", "violations",
+          columns=("business_date", "fixmedins_name", "rule_code", "rule_name", "disposition", "severity",
+                   "dept_codg", "prac_codg", "psn_no_masked", "mdtrt_id", "feedetl_sn", "amount",
+                   "evidence_text"),
+          order_by="amount", row_limit=10000, width=12, height=80),
+    Chart("own_by_rule", "本院疑点·规则 My suspects by rule", "table", "own_violations",
+          ("suspects", "suspect_amount"), groupby=("rule_code", "rule_name", "rule_explanation"),
+          order_by="suspect_amount", width=12),
+    Chart("own_detail", "本院疑点明细 My suspects (download CSV/XLSX)", "raw", "own_violations",
+          columns=("business_date", "rule_code", "rule_name", "rule_explanation", "disposition", "dept_codg",
+                   "prac_codg", "psn_no_masked", "mdtrt_id", "feedetl_sn", "amount", "evidence_text"),
+          order_by="amount", row_limit=10000, width=12, height=80),
+)
+
+# --- dashboards -------------------------------------------------------------------------
+
+
+def _std_filters(dataset: str) -> tuple[NativeFilter, ...]:
+    return (
+        NativeFilter("month", "月份 Month", "time"),
+        NativeFilter("region", "区划 Region", "select", dataset, "admdvs"),
+        NativeFilter("level", "医院等级 Institution level", "select", dataset, "hosp_lv"),
+        NativeFilter("institution", "机构 Institution", "select", dataset, "fixmedins_name"),
+    )
+
+
+DASHBOARDS = (
+    Dashboard(
+        "fund_overview", "fund-overview", "基金运行总览 Fund overview",
+        "Fund overview: visits, persons, fee, fund payment, fee per visit and drug share, "
+        "month on month (环比) and year on year (同比)",
+        rows=(
+            ("kpi_visits", "kpi_persons", "kpi_fee"),
+            ("kpi_fund", "kpi_fee_per_visit", "kpi_drug_share"),
+            ("kpi_fee_yoy", "kpi_fund_yoy"),
+            ("trend_insutype", "trend_hosp_lv"),
+        ),
+        filters=_std_filters("institution_monthly"),
+    ),
+    Dashboard(
+        "rankings", "rankings", "排行 Rankings",
+        "Rankings: institutions, departments, physicians, diseases and persons by fee, fund payment, "
+        "growth and suspect amount; peer-deviation outliers",
+        rows=(
+            ("rank_institution", "rank_department"),
+            ("rank_physician", "rank_disease"),
+            ("rank_person", "rank_growth"),
+            ("peer_outliers",),
+        ),
+        filters=_std_filters("rankings"),
+    ),
+    Dashboard(
+        "violations", "violations", "违规分类 Violations",
+        "Violations: suspects and amounts by rule, disposition (deduct / hospital review / pending review), "
+        "severity, institution and month, with an exportable detail table",
+        rows=(
+            ("vio_by_rule", "vio_by_disposition", "vio_by_severity"),
+            ("vio_by_institution", "vio_by_month"),
+            ("vio_detail",),
+        ),
+        filters=(*_std_filters("violations"), NativeFilter("rule", "规则 Rule", "select", "violations", "rule_name")),
+    ),
+    Dashboard(
+        "my_institution", "my-institution", "本院违规 My institution",
+        "My institution: this hospital's own suspects with the rule explanations; "
+        "download the detail table as CSV or XLSX from its menu",
+        rows=(("own_by_rule",), ("own_detail",)),
+        filters=(
+            NativeFilter("month", "月份 Month", "time"),
+            NativeFilter("rule", "规则 Rule", "select", "own_violations", "rule_name"),
+        ),
+    ),
+)
+
+DATASET_BY_KEY = {d.key: d for d in DATASETS}
+CHART_BY_KEY = {c.key: c for c in CHARTS}
+DASHBOARD_BY_KEY = {d.key: d for d in DASHBOARDS}
