@@ -62,55 +62,69 @@ def _load(item: dict) -> dict:
     tags=["medwatch", "daily"],
 )
 def daily_monitoring():
-    @task(execution_timeout=TIMEOUTS["discover"])
+    @task(
+        multiple_outputs=False,
+        doc_md="Reference snapshot kinds dated up to the business date, never loaded or changed since.",
+        execution_timeout=TIMEOUTS["discover"])
     def discover_reference() -> list[dict[str, str]]:
-        """Reference snapshot kinds dated up to the business date, never loaded or changed since."""
         return steps.discover(business_date(get_current_context()))["reference"]
 
-    @task(execution_timeout=TIMEOUTS["discover"])
+    @task(
+        doc_md="Daily extract kinds dated up to the business date, never loaded or changed since.",
+        execution_timeout=TIMEOUTS["discover"])
     def discover_daily() -> list[dict[str, str]]:
-        """Daily extract kinds dated up to the business date, never loaded or changed since."""
         return steps.discover(business_date(get_current_context()))["daily"]
 
-    @task(pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}")
+    @task(
+        multiple_outputs=False,
+        doc_md="Load one reference snapshot kind (e.g. ref_med_list of 2024-01-01) into staging history.",
+        pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}")
     def load_reference(item: dict) -> dict:
-        """Load one reference snapshot kind (e.g. ref_med_list of 2024-01-01) into staging history."""
         return _load(item)
 
-    @task(pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}",
-          trigger_rule="none_failed")
+    @task(
+        multiple_outputs=False,
+        doc_md="Load and validate one daily extract kind of one date (after every reference snapshot).",
+        pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}",
+        trigger_rule="none_failed")
     def load_daily(item: dict) -> dict:
-        """Load and validate one daily extract kind of one date (after every reference snapshot)."""
         return _load(item)
 
-    @task(pool=DBT_POOL, execution_timeout=TIMEOUTS["dbt"], trigger_rule="none_failed", outlets=[VIOLATIONS])
+    @task(
+        multiple_outputs=False,
+        doc_md="`dbt build` of staging, catalogue, intermediate, rules and marts with their tests.",
+        pool=DBT_POOL, execution_timeout=TIMEOUTS["dbt"], trigger_rule="none_failed", outlets=[VIOLATIONS])
     def dbt_build() -> dict:
-        """`dbt build` of staging, catalogue, intermediate, rules and marts with their tests."""
         try:
             return steps.build()
         except steps.PermanentFailure as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    @task(execution_timeout=TIMEOUTS["export"], outlets=[HOSPITAL_EXPORTS])
+    @task(
+        multiple_outputs=False,
+        doc_md="Each institution's suspects of the months this run can have changed, as CSV + XLSX (masked).",
+        execution_timeout=TIMEOUTS["export"], outlets=[HOSPITAL_EXPORTS])
     def export_hospital_files(found_daily: list[dict], built: dict) -> list[dict]:
-        """Each institution's suspects of the months this run can have changed, as CSV + XLSX (masked)."""
         dates = [date.fromisoformat(i["date"]) for i in found_daily]
         return steps.export(dates, business_date(get_current_context()))
 
-    @task(execution_timeout=TIMEOUTS["dashboards"])
+    @task(
+        doc_md="Warm Superset's dataset caches (skipped with a log line when SUPERSET_URL is unset).",
+        execution_timeout=TIMEOUTS["dashboards"])
     def refresh_dashboards(written: list[dict]) -> dict | None:
-        """Warm Superset's dataset caches (skipped with a log line when SUPERSET_URL is unset)."""
         return steps.refresh_dashboards()
 
-    @task(execution_timeout=TIMEOUTS["summary"], trigger_rule="all_done", retries=0)
+    @task(
+        multiple_outputs=False,
+        doc_md="Log and store the run summary (meta.run_summary); fail the run if any step did not succeed.",
+        execution_timeout=TIMEOUTS["summary"], trigger_rule="all_done")
     def run_summary(found_ref: list[dict] | None, found_daily: list[dict] | None, built: dict | None,
                     written: list[dict] | None, dashboards: dict | None) -> dict:
-        """Log and store the run summary (meta.run_summary); fail the run if any step did not succeed."""
         ctx = get_current_context()
         items = [*(found_ref or []), *(found_daily or [])]
         try:
-            return steps.finish("daily_monitoring", ctx["run_id"], business_date(ctx), items,
-                                ctx["dag_run"].start_date, built, written)
+            return steps.finish("daily_monitoring", ctx["run_id"], business_date(ctx), items, built, written,
+                                dashboards, discovered=found_ref is not None and found_daily is not None)
         except steps.PermanentFailure as exc:
             raise AirflowFailException(str(exc)) from exc
 

@@ -55,23 +55,29 @@ from warehouse.config import settings
     tags=["medwatch", "reference"],
 )
 def reference_refresh():
-    @task(execution_timeout=TIMEOUTS["discover"])
+    @task(
+        multiple_outputs=False,
+        doc_md="Reference snapshot kinds up to the run's date never loaded or changed since.",
+        execution_timeout=TIMEOUTS["discover"])
     def discover() -> list[dict[str, str]]:
-        """Reference snapshot kinds up to the run's date never loaded or changed since."""
         return steps.discover(business_date(get_current_context()))["reference"]
 
-    @task(pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}")
+    @task(
+        multiple_outputs=False,
+        doc_md="Load one reference snapshot kind into its staging history table.",
+        pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}")
     def load_reference(item: dict) -> dict:
-        """Load one reference snapshot kind into its staging history table."""
         get_current_context()["delivery"] = f"{item['date']}/{item['kind']}"
         try:
             return steps.load(item)
         except steps.PermanentFailure as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    @task(pool=DBT_POOL, execution_timeout=TIMEOUTS["dbt"], outlets=[CATALOGUE, VIOLATIONS])
+    @task(
+        multiple_outputs=False,
+        doc_md="Rebuild the catalogue models and every rule and mart downstream of them, tests included.",
+        pool=DBT_POOL, execution_timeout=TIMEOUTS["dbt"], outlets=[CATALOGUE, VIOLATIONS])
     def rebuild_catalogue_and_rules(found: list[dict]) -> dict:
-        """Rebuild the catalogue models and every rule and mart downstream of them, tests included."""
         if not found:
             raise AirflowSkipException("no new reference snapshot: nothing to rebuild")
         try:
@@ -79,27 +85,32 @@ def reference_refresh():
         except steps.PermanentFailure as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    @task(execution_timeout=TIMEOUTS["export"], outlets=[HOSPITAL_EXPORTS])
+    @task(
+        multiple_outputs=False,
+        doc_md="Re-export every month from the earliest new snapshot's to the run's month.",
+        execution_timeout=TIMEOUTS["export"], outlets=[HOSPITAL_EXPORTS])
     def export_hospital_files(found: list[dict], built: dict) -> list[dict]:
-        """Re-export every month from the earliest new snapshot's to the run's month."""
         dates = [date.fromisoformat(i["date"]) for i in found]
         return steps.export(dates, business_date(get_current_context()))
 
-    @task(execution_timeout=TIMEOUTS["dashboards"])
+    @task(
+        doc_md="Warm Superset's dataset caches (skipped with a log line when SUPERSET_URL is unset).",
+        execution_timeout=TIMEOUTS["dashboards"])
     def refresh_dashboards(written: list[dict]) -> dict | None:
-        """Warm Superset's dataset caches (skipped with a log line when SUPERSET_URL is unset)."""
         return steps.refresh_dashboards()
 
-    @task(execution_timeout=TIMEOUTS["summary"], trigger_rule="all_done", retries=0)
+    @task(
+        multiple_outputs=False,
+        doc_md="Log and store the run summary (meta.run_summary); fail the run if any step did not succeed.",
+        execution_timeout=TIMEOUTS["summary"], trigger_rule="all_done")
     def run_summary(found: list[dict] | None, built: dict | None, written: list[dict] | None,
                     dashboards: dict | None) -> dict:
-        """Log and store the run summary (meta.run_summary); fail the run if any step did not succeed."""
         ctx = get_current_context()
-        if not found:
+        if found == []:  # nothing new: nothing was meant to run
             return {"status": "success", "deliveries_loaded": 0}
         try:
-            return steps.finish("reference_refresh", ctx["run_id"], business_date(ctx), found,
-                                ctx["dag_run"].start_date, built, written)
+            return steps.finish("reference_refresh", ctx["run_id"], business_date(ctx), found or [], built,
+                                written, dashboards, discovered=found is not None)
         except steps.PermanentFailure as exc:
             raise AirflowFailException(str(exc)) from exc
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from ingestion.checks import required_columns
 from ingestion.contract import (
     CODE_TABLES,
     INSTITUTION_CODE_RE,
@@ -28,7 +29,6 @@ from ingestion.contract import (
     PRACTITIONER_CODE_RE,
     Kind,
 )
-from ingestion.checks import required_columns
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 CRITICAL, WARNING = "critical", "warning"

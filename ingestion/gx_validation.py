@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 import psycopg
+import psycopg.rows
 
 from ingestion.contract import Kind
 from warehouse.config import settings
@@ -133,7 +134,6 @@ def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind:
             cp = ctx.checkpoints.add(gx.Checkpoint(
                 name=asset_name, validation_definitions=[vd],
                 actions=[UpdateDataDocsAction(name="data_docs", site_names=["medwatch_arrival"])],
-                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
             ))
             res = cp.run(expectation_parameters={"volume_min": vmin, "volume_max": vmax})
         finally:
@@ -156,9 +156,9 @@ def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind:
             if "observed_value" in result:
                 details["observed_value"] = result["observed_value"]
             examples = list(result.get("partial_unexpected_list") or [])
-            rows = (result.get("details") or {}).get("unexpected_rows")
-            if rows:
-                examples = [_row(x) for x in rows[:20]]
+            if not r.success and cfg.type == "unexpected_rows_expectation" and not details.get("exception"):
+                # SUMMARY results carry no rows: fetch a few failing examples ourselves (failures only)
+                examples = _failing_rows(conn, cfg.kwargs["unexpected_rows_query"], table, kind)
             count = result.get("unexpected_count")
             if count is None and "observed_value" in result and cfg.type == "unexpected_rows_expectation":
                 count = result["observed_value"]
@@ -170,9 +170,19 @@ def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind:
     return out
 
 
-def _row(x: Any) -> Any:
-    if isinstance(x, dict):
-        keep = ("source_file", "source_line", "feedetl_sn", "mdtrt_id", "setl_id", "psn_no")
-        small = {k: x[k] for k in keep if k in x}
-        return small or x
-    return x
+def _failing_rows(conn: psycopg.Connection, query: str, table: str, kind: Kind) -> list[dict]:
+    """Up to 20 failing rows: file, line, key and the columns the check is about."""
+    q = query.replace("{batch}", table)
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute(f"SELECT * FROM ({q}) AS failing ORDER BY source_file, source_line LIMIT 20")
+        rows = cur.fetchall()
+    out = []
+    for r in rows:
+        keep = {"file": r.get("source_file"), "line": r.get("source_line")}
+        for c in kind.key:
+            keep[c] = r.get(c)
+        for c, v in r.items():
+            if c in kind.columns and c not in keep and c in query and v is not None:
+                keep[c] = v
+        out.append({k: (str(v) if v is not None else None) for k, v in keep.items()})
+    return out

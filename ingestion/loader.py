@@ -17,6 +17,7 @@ the next load (its session advisory lock on the load id is gone).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -26,7 +27,6 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
-from psycopg import sql as _sql  # noqa: F401  (kept for callers composing identifiers)
 
 from ingestion import checks
 from ingestion.contract import KINDS, Kind
@@ -103,7 +103,7 @@ def partition_name(kind: Kind, d: date) -> str:
     return f"{kind.name}_p{d:%Y%m%d}"
 
 
-_SCRATCH_RE = re.compile(r"^(raw|bad|new|files|q)_(\d+)$")
+_SCRATCH_RE = re.compile(r"^(raw|bad|new|files|q|vals|badv)_(\d+)$")
 
 
 def drop_orphan_scratch(conn: psycopg.Connection, own_id: int) -> None:
@@ -139,6 +139,8 @@ class _KindLoad:
         self.new = f"load.new_{load_id}"
         self.files_t = f"load.files_{load_id}"
         self.q = f"load.q_{load_id}"
+        self.vals = f"load.vals_{load_id}"
+        self.badv = f"load.badv_{load_id}"
         self.result = KindLoadResult(ref.section, ref.business_date, ref.kind, load_id=load_id)
         self.result.files = [FileResult(f.name) for f in ref.files]
         self.validation: list = []
@@ -217,8 +219,10 @@ class _KindLoad:
                 if n + 1 < len(attempts):
                     log.info("%s: not valid UTF-8 past the probe, retrying as GB18030", mf.name)
                     continue
+                self._manifest_first(mf)
                 raise FileRejected(mf.name, f"does not decode as {attempt}: {exc.diag.message_primary}") from None
             except psycopg.errors.DataError as exc:
+                self._manifest_first(mf)
                 raise FileRejected(mf.name, f"malformed CSV: {exc.diag.message_primary} ({exc.diag.context})") from None
         fr.sha256, fr.encoding, fr.rows_in_file = stats.sha256, enc, rows
         problems = []
@@ -234,14 +238,39 @@ class _KindLoad:
         log.info("%s: %d rows copied (%s, sha256 ok)", mf.name, rows, enc)
         return n_extra
 
+    def _manifest_first(self, mf) -> None:
+        """A file COPY could not read: when its checksum disagrees with the manifest, say that (the
+        usual cause, a truncated transfer) rather than the parse error it led to."""
+        if mf.sha256 is None:
+            return
+        h = hashlib.sha256()
+        with open(mf.path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        if h.hexdigest() != mf.sha256:
+            raise FileRejected(mf.name, f"does not match manifest.json: sha256 expected {mf.sha256}, "
+                                        f"actual {h.hexdigest()}")
+
     # ---------------------------------------------------------------- check
     def check(self) -> None:
         k, d = self.kind, self.ref.business_date
         with self.conn.transaction():
             self.conn.execute("SET LOCAL work_mem = '256MB'")
+            # a small sample is enough for the planner to size the joins below
+            self.conn.execute("SET LOCAL default_statistics_target = 10")
             self.conn.execute(f"ANALYZE {self.raw}")
+            self.conn.execute("RESET default_statistics_target")
             self.conn.execute(f"CREATE UNLOGGED TABLE {self.bad} (rid bigint NOT NULL, reason text NOT NULL)")
-            self.conn.execute(checks.row_checks_sql(k, self.raw, self.bad))
+            # value checks run on distinct values; rows are only scanned when some value failed
+            self.conn.execute(checks.distinct_values_sql(k, self.raw, self.vals))
+            row = self.conn.execute(checks.null_checks_sql(k, self.vals)).fetchone()
+            nulls = dict(zip((f"{c}" for c in checks.required_columns(k)), row or (), strict=False))
+            self.conn.execute(checks.bad_values_sql(k, self.vals, self.badv))
+            failing = [r[0] for r in self.conn.execute(f"SELECT DISTINCT check_no FROM {self.badv}").fetchall()]
+            failing += checks.null_check_numbers(k, nulls)
+            row_sql = checks.row_checks_sql(k, self.raw, self.bad, self.badv, failing)
+            if row_sql:
+                self.conn.execute(row_sql)
             self.conn.execute(f"ANALYZE {self.bad}")
             self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
             if k.name in checks.FEE_KINDS:
@@ -363,7 +392,7 @@ class _KindLoad:
         write_summary(self.conn, r, self.load_id)
 
     def cleanup(self) -> None:
-        for t in (self.raw, self.bad, self.new, self.files_t, self.q):
+        for t in (self.raw, self.bad, self.new, self.files_t, self.q, self.vals, self.badv):
             try:
                 self.conn.execute(f"DROP TABLE IF EXISTS {t}")
             except psycopg.Error:  # best effort: the next load sweeps leftovers

@@ -1,14 +1,16 @@
 """Discover and load deliveries as small JSON-able items (the XCom payload of the mapped load tasks).
 
-An item is {"section": "daily"|"reference", "date": "YYYY-MM-DD", "kind": "<kind>"}: one
-kind of one delivery folder, the unit ingestion loads atomically.
+An item is {"section": "daily"|"reference", "date": "YYYY-MM-DD", "kind": "<kind>",
+"discovered_at": ISO timestamp}: one kind of one delivery folder, the unit ingestion
+loads atomically; discovered_at lets the run summary tell this run's load attempts
+from older ones in the ledger.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,10 @@ def discover_pending(landing: Path, up_to: date, url: str | None = None) -> dict
 
     refs = discover(Path(landing), up_to=up_to, pending_only=True, conn_url=warehouse_url(url))
     out: dict[str, list[dict[str, str]]] = {"reference": [], "daily": []}
+    now = datetime.now(UTC).isoformat()
     for r in refs:
-        out[r.section].append({"section": r.section, "date": r.business_date.isoformat(), "kind": r.kind})
+        out[r.section].append({"section": r.section, "date": r.business_date.isoformat(), "kind": r.kind,
+                               "discovered_at": now})
     log.info("pending up to %s: %d reference, %d daily kind-deliveries", up_to,
              len(out["reference"]), len(out["daily"]))
     return out
@@ -75,24 +79,29 @@ def _result_fields(result: Any) -> dict[str, Any]:
     }
 
 
-def load_outcomes(items: Sequence[dict[str, Any]], since: datetime | None,
-                  url: str | None = None) -> list[dict[str, Any]]:
-    """The ledger's verdict on each item since `since` (the run's start): loaded / rejected / not attempted."""
+def load_outcomes(items: Sequence[dict[str, Any]], url: str | None = None) -> list[dict[str, Any]]:
+    """The ledger's verdict on each item since it was discovered: loaded / unchanged / rejected / failed /
+    not_attempted (its load task never ran, e.g. after a failed reference load)."""
     if not items:
         return []
     with psycopg.connect(warehouse_url(url)) as conn:
         if not relation_exists(conn, "meta.load_log"):
             return [{**i, "status": "not_attempted"} for i in items]
+        since = min(i["discovered_at"] for i in items)
         rows = conn.execute(
-            """SELECT DISTINCT ON (section, business_date, kind) section, business_date::text, kind,
-                      status, rows_loaded, rows_quarantined, error
+            """SELECT section, business_date::text, kind, status, rows_loaded, rows_quarantined, error,
+                      started_at
                FROM meta.load_log
-               WHERE file_name IS NULL AND (%(since)s::timestamptz IS NULL OR started_at >= %(since)s)
-               ORDER BY section, business_date, kind, load_id DESC""", {"since": since}).fetchall()
-    latest = {(s, d, k): (st, rl, rq, e) for s, d, k, st, rl, rq, e in rows}
+               WHERE file_name IS NULL AND started_at >= %s::timestamptz
+               ORDER BY load_id""", (since,)).fetchall()
+    latest: dict[tuple[str, str, str], tuple] = {}
+    for s, d, k, st, rl, rq, e, started in rows:  # ascending load_id: the last attempt wins
+        latest[(s, d, k)] = (st, rl, rq, e, started)
     out = []
     for i in items:
-        st, rl, rq, e = latest.get((i["section"], i["date"], i["kind"]), ("not_attempted", 0, 0, None))
+        st, rl, rq, e, started = latest.get((i["section"], i["date"], i["kind"]), ("not_attempted", 0, 0, None, None))
+        if started is not None and started < datetime.fromisoformat(i["discovered_at"]):
+            st, rl, rq, e = "not_attempted", 0, 0, None
         out.append({**i, "status": st, "rows_loaded": int(rl or 0), "rows_quarantined": int(rq or 0),
                     "error": e})
     return out

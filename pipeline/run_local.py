@@ -58,14 +58,23 @@ def _airflow(args: Sequence[str], env: dict[str, str], log_file: Path | None = N
 
 
 def prepare_airflow(env: dict[str, str]) -> None:
-    """Metadata DB migrated (idempotent) and the pools the DAGs use."""
+    """Metadata DB migrated and the pools the DAGs use; skipped when this home is already prepared
+    for the same Airflow version, metadata DB and pool sizes (each airflow CLI call costs seconds)."""
+    import airflow
+
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
+    s = settings()
+    stamp = home / ".medwatch_prepared"
+    want = json.dumps({"airflow": airflow.__version__, "db": env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"),
+                       "load_slots": s.load_pool_slots})
+    db_file = home / "airflow.db"
+    if stamp.is_file() and stamp.read_text() == want and (db_file.exists() or "sqlite" not in want):
+        return
     for args in (["db", "migrate"],):
         rc = _airflow(args, env)
         if rc != 0:
             raise SystemExit(f"airflow {' '.join(args)} failed (exit {rc}); AIRFLOW_HOME={home}")
-    s = settings()
     pools = {
         "warehouse_loads": {"slots": s.load_pool_slots, "description": "concurrent delivery loads (COPY)",
                             "include_deferred": False},
@@ -79,6 +88,7 @@ def prepare_airflow(env: dict[str, str]) -> None:
         os.unlink(fh.name)
     if rc != 0:
         raise SystemExit(f"airflow pools import failed (exit {rc})")
+    stamp.write_text(want)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pipeline import dbt_build, exports, loads, summary, superset_refresh
-from pipeline.db import connect, warehouse_url
+from pipeline.db import connect
 from warehouse.config import settings
 
 log = logging.getLogger("medwatch.pipeline")
@@ -63,21 +63,24 @@ def refresh_dashboards() -> dict[str, Any] | None:
 
 
 def finish(dag_id: str, run_id: str, business_date: date, items: Sequence[dict[str, Any]],
-           since: datetime | None, built: dict[str, Any] | None, written: Sequence[dict[str, Any]] | None,
-           expect_exports: bool = True) -> dict[str, Any]:
+           built: dict[str, Any] | None, written: Sequence[dict[str, Any]] | None,
+           dashboards: dict[str, Any] | None = None, discovered: bool = True) -> dict[str, Any]:
     """Write and log the run summary; raise PermanentFailure when the run did not do its job."""
-    outcomes = loads.load_outcomes(items, since)
+    outcomes = loads.load_outcomes(items)
     with connect(autocommit=True) as conn:
         by_rule = summary.suspects_by_rule(conn)
-        failed_tasks = []
+        # a step whose XCom is missing did not succeed (failed, or skipped after a failure)
+        failed_tasks = [] if discovered else ["discover"]
         if built is None:
             failed_tasks.append("dbt_build")
-        if expect_exports and written is None:
+        if written is None:
             failed_tasks.append("export_hospital_files")
+        if settings().superset_url and dashboards is None:
+            failed_tasks.append("refresh_dashboards")
         s = summary.build_summary(outcomes, written or [], by_rule, failed_tasks)
         summary.write_summary(conn, dag_id, run_id, business_date, s)
     text = summary.format_summary(dag_id, business_date, s)
-    log.info("run summary (meta.run_summary, %s):\n%s", warehouse_url().split("@")[-1], text)
+    log.info("run summary (also in meta.run_summary):\n%s", text)
     if s["status"] != "success":
         raise PermanentFailure(f"run did not complete:\n{text}")
     return {k: v for k, v in s.items() if k != "details"}

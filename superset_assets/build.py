@@ -212,7 +212,7 @@ def dashboard_yaml(dash: Dashboard, chart_numbers: dict[str, int]) -> dict[str, 
         "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
         "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": dash.title}},
     }
-    rows: list[list[dict[str, Any]]] = [[{"type": "MARKDOWN", "key": "subtitle", "width": 12, "height": 10,
+    rows: list[list[dict[str, Any]]] = [[{"type": "MARKDOWN", "key": "subtitle", "width": 12, "height": 14,
                                           "code": f"## {dash.title}\n\n{dash.subtitle}"}]]
     rows += [[{"type": "CHART", "key": key} for key in row] for row in dash.rows]
     for r, row in enumerate(rows):

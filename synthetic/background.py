@@ -60,8 +60,9 @@ class Background:
         out: list[tuple[str, int]] = []
         cands = list(w.items_by_class.get(cls, [])) + list(w.items_by_class["general"])
         self.rng.shuffle(cands)
+        catalogue = w.rows0["ref_med_list"]  # restrictions never change between versions
         for code in cands:
-            it = w.item(code, d)
+            it = catalogue[code]
             if it["lmt_dise_codes"] and not any(c.startswith(pre) for pre in str(it["lmt_dise_codes"]).split("|")
                                                 for c in diag):
                 continue
@@ -194,11 +195,16 @@ class Background:
     def _finish(self, v: Visit, i: int) -> None:
         b = self.b
         b.settle(v)
-        for pv, fl, t in [p for p in self._pending if p[0] is v]:
+        for pv, fl, t in sorted((p for p in self._pending if p[0] is v), key=lambda p: p[2]):
             b.refund_and_resettle(pv, fl, fl.cnt if self.rng.random() < 0.5 else Decimal(1), t)
         self._pending = [p for p in self._pending if p[0] is not v]
         if self.rng.random() < 0.01 and v.med_type != "21":
-            s = b.setl_by_visit[v.mdtrt_id][0]
+            setls = b.setl_by_visit[v.mdtrt_id]
+            done = {x.init_setl_id for x in setls}
+            live = [x for x in setls if x.refd_setl_flag == "0" and x.setl_id not in done]
+            if not live:
+                return
+            s = live[-1]
             later = min(self.w.days - 1, i + self.rng.choice((0, 1, 3)))
             t = self._time(self.w.day(later), 18, 21)
             if t > s.setl_time:

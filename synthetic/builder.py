@@ -112,8 +112,8 @@ class Builder:
         inscp = total - own
         hifp = money(inscp * _RATIO[(v.med_type, v.insutype)])
         sup = ZERO
-        if v.med_type == "21" and inscp > 3000 and v.mdtrt_id not in self.no_supplement:
-            sup = money((inscp - 3000) * Decimal("0.10"))  # serious-illness supplement (大病保险)
+        if v.med_type == "21" and inscp > 600 and v.mdtrt_id not in self.no_supplement:
+            sup = money((inscp - 600) * Decimal("0.10"))  # serious-illness supplement (大病保险), toy threshold
         fund = hifp + sup
         rest = total - fund
         acct = money(rest * Decimal("0.6")) if v.insutype == "310" and v.med_type in ("11", "13", "14", "41") else ZERO

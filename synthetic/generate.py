@@ -192,10 +192,12 @@ def _write_kind(folder: Path, kind: str, rows: list[dict[str, object]], split: b
                 encoding: str) -> list[dict[str, object]]:
     if not split or not rows:
         return [write_file(folder / f"{kind}.csv", FileStyle(rng, encoding, kind), rows)]
+    # a few institutions send their own file, everybody else is in the merged one
     groups: dict[str, list[dict[str, object]]] = defaultdict(list)
     for r in rows:
-        groups[str(r.get("fixmedins_code") or r.get("_inst"))].append(r)
-    return [write_file(folder / f"{kind}_{inst}.csv", FileStyle(rng, encoding, kind), g)
+        inst = str(r.get("fixmedins_code") or r.get("_inst"))
+        groups[inst if int(inst[-5:]) % 4 == 1 else ""].append(r)
+    return [write_file(folder / (f"{kind}_{inst}.csv" if inst else f"{kind}.csv"), FileStyle(rng, encoding, kind), g)
             for inst, g in sorted(groups.items())]
 
 

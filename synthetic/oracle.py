@@ -21,14 +21,6 @@ THRESHOLDS = {"R01": 5, "R01_dialysis": 15, "R02": 3, "R03": 5, "R04_11_13": 7, 
               "R10": 20, "R10_tumour": 25, "R12": 15}
 
 
-def round_amount(x: Fraction | Decimal) -> Decimal:
-    """Half away from zero to 2 decimals, from the exact value."""
-    f = Fraction(x)
-    if f.denominator > 1 and (f * 200).denominator == 1 and (f * 200).numerator % 2:
-        pass  # exactly on a half cent: exact decimal, both sides round the same way
-    return Decimal(f.numerator) / Decimal(f.denominator) if False else _q(f)
-
-
 def _q(f: Fraction) -> Decimal:
     cents = f * 100
     sign = -1 if cents < 0 else 1
@@ -96,6 +88,10 @@ class Oracle:
             codes += [d[2] for d in v.diags]
             self.diag[v.mdtrt_id] = [c.strip().upper() for c in codes]
         self.live = [v for v in ev.visits if v.mdtrt_id not in self.cancelled]
+        self.reg_keys: dict[str, list[str]] = defaultdict(list)
+        for kind_rows in (w.rows0["ref_psn_special_dise"], w.mid.get("ref_psn_special_dise", {})):
+            for key in kind_rows:
+                self.reg_keys[key.split("|")[0]].append(key)
 
     # ---- output ---------------------------------------------------------------------
     def _amt(self, x: Fraction | Decimal, exact_denominator_ok: bool = True) -> str:
@@ -123,9 +119,7 @@ class Oracle:
         return self.rows
 
     def _reg_active(self, psn: str, d: dt.date, dise_type: str | None = None) -> bool:
-        for key in self.w.rows0["ref_psn_special_dise"]:
-            if not key.startswith(psn + "|"):
-                continue
+        for key in self.reg_keys.get(psn, ()):
             row = self.w.as_of("ref_psn_special_dise", key, d)
             if row and (dise_type is None or row["dise_type"] == dise_type) and _active(row, d):
                 return True

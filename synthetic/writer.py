@@ -21,10 +21,15 @@ EXTRA_COLUMNS = {"memo": "", "vali_flag": "1", "crte_time": "2000-01-01 00:00:00
 
 
 def fmt(v: object) -> str:
+    t = type(v)
+    if t is str:
+        return v  # type: ignore[return-value]
     if v is None:
         return ""
-    if isinstance(v, dt.datetime):
-        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if t is Decimal:
+        return format(v, "f")
+    if t is dt.datetime:
+        return v.isoformat(" ")  # type: ignore[attr-defined]  # whole seconds: YYYY-MM-DD HH:MM:SS
     if isinstance(v, dt.date):
         return v.isoformat()
     if isinstance(v, Decimal):
@@ -71,7 +76,7 @@ class CsvSink:
         self.fh.write(data)
 
     def write(self, row: dict[str, object]) -> None:
-        self.writer.writerow([fmt(row.get(c, EXTRA_COLUMNS.get(c, ""))) for c in self.style.columns])
+        self.writer.writerow([fmt(row[c]) if c in row else EXTRA_COLUMNS.get(c, "") for c in self.style.columns])
         self.rows += 1
         if self.rows % 5000 == 0:
             self._flush()
@@ -110,10 +115,10 @@ def write_manifest(folder: Path, business_date: dt.date | str, entries: list[dic
     os.replace(tmp, folder / "manifest.json")
 
 
-def file_entry(path: Path, encoding_label: str | None) -> dict[str, object]:
+def file_entry(path: Path, encoding_label: str | None, codec: str) -> dict[str, object]:
     """Manifest entry of an existing file (used by re-deliveries)."""
     data = path.read_bytes()
-    text = data.decode("utf-8-sig") if encoding_label != "GB18030" else data.decode("gb18030")
+    text = data.decode("utf-8-sig" if codec.startswith("utf-8") else codec)
     rows = sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1
     entry: dict[str, object] = {"name": path.name, "rows": rows, "sha256": hashlib.sha256(data).hexdigest()}
     if encoding_label:

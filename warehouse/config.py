@@ -8,7 +8,7 @@ os.environ themselves, so a reader finds every knob here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,12 @@ class Settings:
     """AIRFLOW_WORKER_NAME: name a Celery worker records as task-instance hostname (deploy/hostname.py),
     so several workers on one machine are told apart. Unset = the machine's hostname."""
 
+    db_role_passwords: dict[str, str] = field(default_factory=dict)
+    """MFM_LOADER_PASSWORD, MFM_TRANSFORMER_PASSWORD, MFM_BI_PASSWORD, MFM_AUDITOR_PASSWORD: passwords
+    `python -m warehouse.security apply` sets on the login roles (docs/security.md); unset = left as is."""
+    hospital_demo_password: str | None = None
+    """MFM_HOSPITAL_DEMO_PASSWORD: password of the demo hospital logins (hosp_<code>_demo); unset = none."""
+
     @property
     def embedded_dir(self) -> Path:
         return self.var_dir / "pg"
@@ -93,4 +99,11 @@ def settings() -> Settings:
         alert_email_from=os.environ.get("ALERT_EMAIL_FROM", "medwatch@localhost"),
         alert_email_to=tuple(a.strip() for a in os.environ.get("ALERT_EMAIL_TO", "").split(",") if a.strip()),
         worker_name=os.environ.get("AIRFLOW_WORKER_NAME") or None,
+        db_role_passwords={
+            role: os.environ[var]
+            for role, var in (("mfm_loader", "MFM_LOADER_PASSWORD"), ("mfm_transformer", "MFM_TRANSFORMER_PASSWORD"),
+                              ("mfm_bi_readonly", "MFM_BI_PASSWORD"), ("mfm_auditor", "MFM_AUDITOR_PASSWORD"))
+            if os.environ.get(var)
+        },
+        hospital_demo_password=os.environ.get("MFM_HOSPITAL_DEMO_PASSWORD") or None,
     )

@@ -8,6 +8,8 @@
 #   deploy/entrypoints/airflow.sh dag-processor
 #   deploy/entrypoints/airflow.sh triggerer
 #   deploy/entrypoints/airflow.sh celery-worker   one Celery worker (AIRFLOW_WORKER_* settings)
+#   deploy/entrypoints/airflow.sh health COMPONENT  exit 0 when that component of this host is alive
+#                                                 (the compose healthchecks; usable by any monitor)
 #   deploy/entrypoints/airflow.sh airflow ARGS... any airflow CLI command in the same environment
 #
 # Settings come from the caller's environment (in compose: the .env file);
@@ -16,8 +18,14 @@ set -euo pipefail
 # shellcheck source=deploy/entrypoints/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# Airflow: state under VAR_DIR, DAGs from the repository, no examples.
+export AIRFLOW_HOME="${AIRFLOW_HOME:-${VAR_DIR}/airflow}"
+export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-${MFM_ROOT}/dags}"
+export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
+mkdir -p "${AIRFLOW_HOME}"
+
 component="${1:-}"
-[ -n "${component}" ] || mfm_die "usage: $0 {init|api-server|scheduler|dag-processor|triggerer|celery-worker|airflow ARGS...}"
+[ -n "${component}" ] || mfm_die "usage: $0 {init|api-server|scheduler|dag-processor|triggerer|celery-worker|health COMPONENT|airflow ARGS...}"
 shift
 
 # A component that shares state with others must not fall back to Airflow's
@@ -34,7 +42,9 @@ fi
 
 case "${component}" in
   init)
-    airflow db migrate
+    # Migrates the metadata DB and creates the pools the DAGs use
+    # (warehouse_loads: LOAD_POOL_SLOTS, warehouse_dbt: 1), as `make pipeline` does.
+    python -c 'import os; from pipeline.run_local import prepare_airflow; prepare_airflow(dict(os.environ))'
     # The simple auth manager reads its passwords from a JSON file; writing
     # it from the environment keeps the secret in .env only.
     if [ -n "${AIRFLOW_ADMIN_PASSWORD:-}" ]; then
@@ -76,6 +86,24 @@ PY
       worker_args+=(--skip-serve-logs)
     fi
     exec airflow celery worker "${worker_args[@]}" "$@"
+    ;;
+  health)
+    case "${1:-}" in
+      api-server)
+        exec python -c 'import sys, urllib.request
+urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/api/v2/monitor/health", timeout=10)' "${AIRFLOW_API_PORT:-8080}"
+        ;;
+      scheduler) exec airflow jobs check --job-type SchedulerJob --local ;;
+      dag-processor) exec airflow jobs check --job-type DagProcessorJob --local ;;
+      triggerer) exec airflow jobs check --job-type TriggererJob --local ;;
+      celery-worker)
+        # The worker answers a ping addressed to the name it was started with.
+        host="$(python -c 'import socket; print(socket.gethostname())')"
+        exec celery --app airflow.providers.celery.executors.celery_executor.app inspect ping \
+          --timeout 10 --destination "${AIRFLOW_WORKER_NAME:-worker}@${host}"
+        ;;
+      *) mfm_die "health: unknown component '${1:-}'" ;;
+    esac
     ;;
   airflow)
     exec airflow "$@"

@@ -7,9 +7,11 @@
 MFM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export MFM_ROOT
 
-# The pipeline virtualenv lives inside the root in both cases (the image
-# builds it at /opt/medwatch/.venv), so no path differs between the two.
-mfm_venv="${MFM_ROOT}/.venv"
+# The virtualenv lives inside the root in both cases (the images build it at
+# /opt/medwatch/.venv and /opt/medwatch/.venv-superset), so no path differs
+# between the two. A script sets mfm_venv before sourcing to pick Superset's.
+mfm_venv="${mfm_venv:-${MFM_ROOT}/.venv}"
+[ -x "${mfm_venv}/bin/python" ] || { echo "no virtualenv at ${mfm_venv} (make venv)" >&2; exit 69; }
 export PATH="${mfm_venv}/bin:${PATH}"
 export PYTHONPATH="${MFM_ROOT}${PYTHONPATH:+:${PYTHONPATH}}"
 export GX_ANALYTICS_ENABLED="${GX_ANALYTICS_ENABLED:-false}"
@@ -17,12 +19,6 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 
 export VAR_DIR="${VAR_DIR:-${MFM_ROOT}/var}"
 export LANDING_DIR="${LANDING_DIR:-${VAR_DIR}/landing}"
-
-# Airflow: state under VAR_DIR, DAGs from the repository, no examples.
-export AIRFLOW_HOME="${AIRFLOW_HOME:-${VAR_DIR}/airflow}"
-export AIRFLOW__CORE__DAGS_FOLDER="${AIRFLOW__CORE__DAGS_FOLDER:-${MFM_ROOT}/dags}"
-export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
-mkdir -p "${AIRFLOW_HOME}"
 
 # Prints a message to stderr and stops: for a missing required setting.
 mfm_die() {

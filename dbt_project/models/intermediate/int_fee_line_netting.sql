@@ -127,13 +127,13 @@ final as (
         cast(coalesce(refund_totals.refunded_amount, 0) as numeric(16, 2)) as refunded_amount,
         cast(coalesce(refund_totals.refund_line_count, 0) as integer) as refund_line_count,
         originals.cnt - coalesce(refund_totals.refunded_cnt, 0) <= 0 as is_fully_refunded,
+        originals.source_file,
+        originals.source_line,
+        originals.load_id,
         -- the folder dates this row was computed from (own + refunds'):
         -- a change to any of them refreshes the row's business_date
         array_prepend(originals.business_date, coalesce(refund_totals.refund_dates, cast('{}' as date [])))
             as dependency_dates,
-        originals.source_file,
-        originals.source_line,
-        originals.load_id,
         cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from originals
     left join refund_totals

@@ -4,7 +4,7 @@
     on_schema_change='append_new_columns',
     pre_hook="{{ refresh_dates_prehook('int_visit_refresh_dates', ['his_mdtrt', 'his_diag', 'pharmacy_sales', 'setl'], visits_touched_dates()) }}",
     indexes=[
-        {'columns': ['mdtrt_id'], 'unique': true},
+        {'columns': ['mdtrt_id']},
         {'columns': ['business_date']},
         {'columns': ['psn_no', 'visit_date']},
         {'columns': ['fixmedins_code', 'mdtrt_id']},

@@ -1,0 +1,165 @@
+"""Scale-out: daily_monitoring under CeleryExecutor with two workers equals a single-process run.
+
+A scheduler, a dag-processor, an api-server (the execution API the task
+workers call) and two named Celery workers are started through
+deploy/entrypoints/airflow.sh, the entry script the containers run, against
+the Redis on 127.0.0.1:6379 (broker, on a private queue) and a fresh
+metadata database (also the Celery result backend). The run's mapped load
+tasks must have run on both workers, and the warehouse it produced must
+equal the one `airflow dags test` produces from the same landing folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from deploy.cluster import CeleryCluster
+from warehouse.config import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+DAYS = ("2024-01-01", "2024-01-02")
+BUSINESS_DATE = DAYS[-1]
+LOAD_TASKS = {"load_daily", "load_reference"}
+# Columns whose values depend on timing or on the order loads happened to run in.
+VOLATILE_COLUMNS = {"load_id", "kind_load_id"}
+
+
+def _redis_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def small_landing(out: Path) -> Path:
+    """A few days of synthetic deliveries: the reference snapshot and DAYS' daily folders."""
+    from synthetic.generate import generate
+
+    params = {"hospitals": 6, "pharmacies": 3, "persons": 500,
+              "per_day": {"outpatient": 30, "pharmacy": 8, "stays": 2}}
+    generate(out, start=DAYS[0], days=28, seed=11, encoding="mix", quiet=True, params=params)
+    for folder in (out / "daily").iterdir():
+        if folder.name > BUSINESS_DATE:
+            shutil.rmtree(folder)
+    for folder in (out / "reference").iterdir():
+        if folder.name > BUSINESS_DATE:
+            shutil.rmtree(folder)
+    return out
+
+
+def fingerprint(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent digest of every staging and marts table."""
+    out: dict[str, tuple[int, str]] = {}
+    with psycopg.connect(url) as conn:
+        tables = conn.execute(
+            "select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname in ('staging', 'marts') and c.relkind in ('r', 'p') and not c.relispartition"
+            " order by 1, 2"
+        ).fetchall()
+        for schema, table in tables:
+            cols = [
+                name
+                for name, typ in conn.execute(
+                    "select attname, format_type(atttypid, atttypmod) from pg_attribute"
+                    " where attrelid = format('%%I.%%I', %s::text, %s::text)::regclass"
+                    " and attnum > 0 and not attisdropped order by attnum",
+                    (schema, table),
+                ).fetchall()
+                if name not in VOLATILE_COLUMNS and not name.endswith("_at") and "with time zone" not in typ
+            ]
+            collist = ", ".join(f'"{c}"' for c in cols)
+            count, digest = conn.execute(
+                f'select count(*), md5(coalesce(string_agg(r, E\'\\n\' order by r), \'\'))'
+                f' from (select row({collist})::text as r from "{schema}"."{table}") t'
+            ).fetchone()
+            out[f"{schema}.{table}"] = (count, digest)
+    return out
+
+
+def pipeline_env(warehouse_url: str, landing: Path, var_dir: Path) -> dict[str, str]:
+    return {
+        "WAREHOUSE_URL": warehouse_url,
+        "LANDING_DIR": str(landing),
+        "VAR_DIR": str(var_dir),
+        "PIPELINE_START_DATE": DAYS[0],
+        "TASK_RETRIES": "0",
+        "DBT_THREADS": "2",
+    }
+
+
+def single_process_run(warehouse_url: str, landing: Path, tmp: Path) -> float:
+    """`airflow dags test daily_monitoring BUSINESS_DATE`: every task in one process (SQLite metadata)."""
+    from pipeline.airflow_env import airflow_env
+    from pipeline.run_local import prepare_airflow
+
+    base = dict(os.environ)
+    base.update(pipeline_env(warehouse_url, landing, tmp / "var"))
+    env = airflow_env(warehouse_url, airflow_home=tmp / "airflow", base=base)
+    prepare_airflow(env)
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "airflow"), "dags", "test", "daily_monitoring", BUSINESS_DATE],
+        env=env, capture_output=True, text=True, timeout=900, start_new_session=True, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return small_landing(tmp_path_factory.mktemp("landing"))
+
+
+@pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379 (.ci/run starts it)")
+def test_two_celery_workers_share_the_loads_and_match_a_single_process_run(
+    make_db: Callable[[str], str], landing: Path, tmp_path: Path
+) -> None:
+    scaled_wh, single_wh, meta = make_db("mfm_scale_wh"), make_db("mfm_single_wh"), make_db("mfm_scale_meta")
+    cluster = CeleryCluster(
+        meta_url=meta,
+        workdir=tmp_path / "cluster",
+        dags_folder=REPO_ROOT / "dags",
+        workers=("worker1", "worker2"),
+        worker_concurrency=1,
+        extra_env={
+            **pipeline_env(scaled_wh, landing, tmp_path / "cluster" / "var"),
+            # The scheduler creates no scheduled (catch-up) runs: only the one triggered here runs.
+            "AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP": "0",
+        },
+    )
+    with cluster:
+        cluster.wait_for_dag("daily_monitoring", timeout=300)
+        t0 = time.monotonic()
+        run_id = cluster.trigger("daily_monitoring", logical_date=f"{BUSINESS_DATE}T00:00:00+00:00")
+        state = cluster.wait_for_run("daily_monitoring", run_id, timeout=1200)
+        scaled_seconds = time.monotonic() - t0
+        tis = cluster.task_instances("daily_monitoring", run_id)
+
+    report = "\n".join(f"{t['task_id']} [{t['map_index']}] {t['state']} on {t['hostname']}" for t in tis)
+    assert state == "success", report
+    loads = [t for t in tis if t["task_id"] in LOAD_TASKS]
+    assert len(loads) >= 2 * len(DAYS), report  # every kind of every day, mapped
+    assert all(t["state"] == "success" for t in loads), report
+    hosts = {t["hostname"].split("@")[0] for t in loads}
+    assert hosts == {"worker1", "worker2"}, f"loads ran on {hosts}:\n{report}"
+
+    single_seconds = single_process_run(single_wh, landing, tmp_path / "single")
+    scaled, single = fingerprint(scaled_wh), fingerprint(single_wh)
+    assert scaled.keys() == single.keys()
+    assert any(count for count, _ in single.values()), "the single-process run loaded nothing"
+    differing = {t: (scaled[t], single[t]) for t in single if scaled[t] != single[t]}
+    assert not differing, differing
+    print(f"\nscale-out figures: celery 2x1 {scaled_seconds:.0f}s, dags test {single_seconds:.0f}s, "
+          f"{len(loads)} mapped loads\n{report}")

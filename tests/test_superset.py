@@ -1,0 +1,370 @@
+"""Superset end to end: a real server on PostgreSQL metadata, the assets deployed twice, chart data
+checked against SQL on the marts, per-hospital access, headless-Chromium screenshots and one
+report e-mailed to a local SMTP sink.
+
+Superset lives in its own virtualenv (.venv-superset, built by `make superset-venv` when missing);
+this module drives it through subprocesses and HTTP, so it runs under the main .venv.
+Screenshots are kept under var/artifacts/screenshots/ (CI uploads them).
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import email.policy
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import requests
+
+from superset_assets import build, specs
+from warehouse.testing import create_database, drop_database, with_database
+
+pytestmark = [pytest.mark.superset, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+VENV = REPO / ".venv-superset"
+SPY = VENV / "bin" / "python"
+ARTIFACTS = REPO / "var" / "artifacts" / "screenshots"
+PASSWORD = "demo-test-pw"
+
+# The figures each dataset metric stands for, written here independently of the asset specs.
+METRIC_SQL = {
+    ("institution_monthly", "visits"): "SUM(visits)",
+    ("institution_monthly", "persons"): "SUM(persons)",
+    ("institution_monthly", "medfee"): "SUM(medfee_amount)",
+    ("institution_monthly", "fund"): "SUM(fund_amount)",
+    ("institution_monthly", "fee_per_visit"): "SUM(medfee_amount)::float / NULLIF(SUM(visits), 0)",
+    ("institution_monthly", "drug_share"): "SUM(drug_amount)::float / NULLIF(SUM(medfee_amount), 0)",
+    ("rankings", "medfee"): "SUM(medfee_amount)",
+    ("rankings", "fund"): "SUM(fund_amount)",
+    ("rankings", "suspect"): "SUM(suspect_amount)",
+    ("violations", "suspects"): "COUNT(*)",
+    ("violations", "suspect_amount"): "SUM(amount)",
+    ("own_violations", "suspects"): "COUNT(*)",
+    ("own_violations", "suspect_amount"): "SUM(amount)",
+}
+TABLE = {"institution_monthly": "marts.mart_institution_monthly", "rankings": "marts.mart_rankings",
+         "peer_distribution": "marts.mart_peer_distribution", "violations": "marts.mart_hospital_violations",
+         "own_violations": "marts.mart_hospital_violations"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float = 600) -> str:
+    proc = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def _last_json(out: str) -> Any:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _real_pipeline_available() -> bool:
+    return (REPO / "synthetic" / "__main__.py").exists() and (
+        REPO / "dbt_project" / "models" / "marts" / "mart_hospital_violations.sql").exists()
+
+
+def _build_marts(url: str, tmp: Path) -> str:
+    """Real marts when the generator, ingestion and dbt models exist; hand rows otherwise."""
+    if _real_pipeline_available() and not os.environ.get("SUPERSET_TEST_SAMPLE_MARTS"):
+        env = {**os.environ, "WAREHOUSE_URL": url, "PYTHONPATH": str(REPO), "LANDING_DIR": str(tmp / "landing"),
+               "VAR_DIR": str(tmp / "var")}
+        py = str(REPO / ".venv" / "bin" / "python")
+        _run([py, "-m", "synthetic", "generate", "--out", str(tmp / "landing"), "--start", "2024-01-01",
+              "--days", "10", "--seed", "7"], env)
+        _run([py, "-m", "ingestion", "load", "--pending"], env)
+        _run([py, "-m", "pipeline.dbt_cli", "build", "--target-path", "target_superset_test",
+              "--log-path", "target_superset_test/logs"], env, timeout=900)
+        return "pipeline"
+    from tests.superset_sample_marts import create_sample_marts
+
+    create_sample_marts(url)
+    return "sample"
+
+
+@pytest.fixture(scope="module")
+def stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    t0 = time.monotonic()
+    if not SPY.exists():
+        _run(["make", "-f", "superset_assets/superset.mk", "superset-venv"], dict(os.environ), timeout=1200)
+    tmp = tmp_path_factory.mktemp("superset")
+    wh_url = create_database(server_url, "mfm_superset_wh")
+    meta_url = create_database(server_url, "superset_meta_test")
+    procs: list[subprocess.Popen] = []
+    try:
+        source = _build_marts(wh_url, tmp)
+        with psycopg.connect(wh_url) as conn:
+            bi = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'mfm_bi_readonly' AND rolcanlogin").fetchone()
+        # Superset reads with the read-only BI role when the security setup created it.
+        superset_wh = wh_url.replace("://root@", "://mfm_bi_readonly@") if bi and "://root@" in wh_url else wh_url
+        port, smtp_port = _free_port(), _free_port()
+        mail_dir = tmp / "mail"
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "SUPERSET_CONFIG_PATH": str(REPO / "superset_assets" / "superset_config.py"),
+            "SUPERSET_META_URL": meta_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+            "SUPERSET_SECRET_KEY": "test-secret-" + os.urandom(8).hex(),
+            "SUPERSET_WAREHOUSE_URL": superset_wh,
+            "WAREHOUSE_URL": wh_url,
+            "SUPERSET_BASE_URL": f"http://127.0.0.1:{port}/",
+            "SUPERSET_DEMO_PASSWORD": PASSWORD,
+            "SUPERSET_ADMIN_PASSWORD": PASSWORD,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp_port),
+            "SUPERSET_REDIS_DB": "5",
+            "FLASK_APP": "superset",
+            "VAR_DIR": str(tmp / "var"),
+        }
+        superset = str(VENV / "bin" / "superset")
+        _run([superset, "db", "upgrade"], env)
+        _run([superset, "init"], env)
+        t_meta = time.monotonic()
+        procs.append(subprocess.Popen(
+            [str(SPY), "-m", "superset_assets.smtp_sink", "--port", str(smtp_port), "--dir", str(mail_dir)],
+            env=env, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        log = open(tmp / "web.log", "w")  # noqa: SIM115 (closed in finally)
+        procs.append(subprocess.Popen(
+            [str(VENV / "bin" / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "180",
+             "-b", f"127.0.0.1:{port}", "superset.app:create_app()"],
+            env=env, cwd=REPO, start_new_session=True, stdout=log, stderr=subprocess.STDOUT))
+        # Deploy twice while the server boots: the second run must change nothing.
+        first = _last_json(_run([str(SPY), "-m", "superset_assets.deploy", "deploy", "--state"], env))
+        second = _last_json(_run([str(SPY), "-m", "superset_assets.deploy", "deploy", "--state"], env))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/health", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(1)
+        else:
+            pytest.fail("Superset did not start:\n" + (tmp / "web.log").read_text()[-3000:])
+        timings = {"metadata_s": round(t_meta - t0, 1), "ready_s": round(time.monotonic() - t0, 1)}
+        print("superset stack timings", timings, "marts from", source, file=sys.stderr)
+        yield {"base": base, "env": env, "wh_url": wh_url, "first": first, "second": second, "mail_dir": mail_dir,
+               "source": source, "timings": timings}
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if not os.environ.get("KEEP_TEST_DBS"):
+            drop_database(server_url, meta_url)
+            drop_database(server_url, wh_url)
+
+
+class Client:
+    def __init__(self, base: str, user: str, password: str) -> None:
+        self.base = base
+        self.s = requests.Session()
+        r = self.s.post(f"{base}/api/v1/security/login",
+                        json={"username": user, "password": password, "provider": "db", "refresh": False})
+        r.raise_for_status()
+        self.s.headers["Authorization"] = "Bearer " + r.json()["access_token"]
+        token = self.s.get(f"{base}/api/v1/security/csrf_token/").json()["result"]
+        self.s.headers.update({"X-CSRFToken": token, "Referer": base})
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.s.get(self.base + path, timeout=120, **kw)
+
+    def post(self, path: str, **kw: Any) -> requests.Response:
+        return self.s.post(self.base + path, timeout=120, **kw)
+
+
+def _norm(value: Any, temporal: bool = False) -> Any:
+    if value is None:
+        return None
+    if temporal and isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, UTC).date().isoformat()
+    if isinstance(value, datetime | date):
+        return value.isoformat()[:10]
+    if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+        return round(float(value), 4)
+    return str(value)
+
+
+def expected_rows(conn: psycopg.Connection, chart: specs.Chart, where_extra: str = "") -> list[tuple]:
+    table = TABLE[chart.dataset]
+    conds = [c for c in (chart.where, where_extra) if c]
+    where = f"WHERE {' AND '.join(f'({c})' for c in conds)}" if conds else ""
+    if chart.viz == "raw":
+        cols = ", ".join(chart.columns)
+        rows = conn.execute(f"SELECT {cols} FROM {table} {where}").fetchall()
+    else:
+        group = (["date_trunc('month', month)::date"] if chart.viz in ("big_number", "line", "bar") else [])
+        group += list(chart.groupby)
+        metrics = [METRIC_SQL[(chart.dataset, m)] for m in chart.metrics]
+        select = ", ".join(group + metrics)
+        group_by = f"GROUP BY {', '.join(str(i + 1) for i in range(len(group)))}" if group else ""
+        rows = conn.execute(f"SELECT {select} FROM {table} {where} {group_by}").fetchall()
+    return [tuple(_norm(v) for v in row) for row in rows]
+
+
+def chart_rows(client: Client, chart_id: int, chart: specs.Chart) -> list[tuple]:
+    r = client.get(f"/api/v1/chart/{chart_id}/data/", params={"force": "true"})
+    assert r.status_code == 200, (chart.key, r.status_code, r.text[:500])
+    result = r.json()["result"][0]
+    if chart.viz == "raw":
+        cols = list(chart.columns)
+    else:
+        cols = (["month"] if chart.viz in ("big_number", "line", "bar") else []) + list(chart.groupby)
+        cols += list(chart.metrics)
+    temporal = {c.name for c in specs.DATASET_BY_KEY[chart.dataset].columns if c.is_dttm}
+    return [tuple(_norm(row[c], c in temporal) for c in cols) for row in result["data"]]
+
+
+def _compare(chart: specs.Chart, got: list[tuple], want: list[tuple]) -> None:
+    limit = 100 if chart.viz == "pie" else chart.row_limit
+    key = lambda row: tuple((v is None, str(v)) for v in row)  # noqa: E731
+    if len(want) <= limit:
+        assert sorted(got, key=key) == sorted(want, key=key), chart.key
+    else:  # top-N: the same number of rows, each one of the expected rows
+        assert len(got) == limit and all(row in want for row in got), chart.key
+
+
+def test_assets_yaml_is_built_from_specs() -> None:
+    assert build.stale_files() == [], "run: python -m superset_assets.build"
+
+
+def test_deploy_twice_changes_nothing(stack: dict[str, Any]) -> None:
+    first, second = stack["first"]["state"], stack["second"]["state"]
+    assert first["sha256"] == second["sha256"]
+    assert len(first["ids"]["charts"]) == len(specs.CHARTS)
+    assert len(first["ids"]["dashboards"]) == len(specs.DASHBOARDS)
+    assert sorted(first["ids"]["reports"]) == ["weekly_fund_overview", "weekly_rankings", "weekly_violations"]
+
+
+def _ids(stack: dict[str, Any]) -> dict[str, int]:
+    return {c.key: stack["first"]["state"]["ids"]["charts"][c.uuid] for c in specs.CHARTS}
+
+
+def test_every_chart_equals_sql_on_the_marts(stack: dict[str, Any]) -> None:
+    auditor = Client(stack["base"], "auditor", PASSWORD)
+    ids = _ids(stack)
+    with psycopg.connect(stack["wh_url"]) as conn:
+        for chart in specs.CHARTS:
+            want = expected_rows(conn, chart)
+            assert want, f"{chart.key}: the marts give no rows; the test would prove nothing"
+            _compare(chart, chart_rows(auditor, ids[chart.key], chart), want)
+
+
+def _hospital(stack: dict[str, Any]) -> tuple[str, str]:
+    users = [u for u in stack["first"]["result"]["users"] if u.startswith("hosp_")]
+    assert users, "deploy created no hospital user"
+    return users[0], users[0].removeprefix("hosp_").upper()
+
+
+def test_hospital_sees_only_its_rows_in_data_and_downloads(stack: dict[str, Any]) -> None:
+    user, code = _hospital(stack)
+    hosp = Client(stack["base"], user, PASSWORD)
+    ids = _ids(stack)
+    with psycopg.connect(stack["wh_url"]) as conn:
+        total = conn.execute("SELECT count(*) FROM marts.mart_hospital_violations").fetchone()[0]
+        own = conn.execute("SELECT count(*) FROM marts.mart_hospital_violations WHERE fixmedins_code = %s",
+                           (code,)).fetchone()[0]
+        assert 0 < own < total, "need rows of this and other institutions"
+        own_visits = {r[0] for r in conn.execute(
+            "SELECT mdtrt_id FROM marts.mart_hospital_violations WHERE fixmedins_code = %s", (code,))}
+        for key in ("own_by_rule", "own_detail"):
+            chart = specs.CHART_BY_KEY[key]
+            _compare(chart, chart_rows(hosp, ids[key], chart),
+                     expected_rows(conn, chart, f"fixmedins_code = '{code}'"))
+    detail = ids["own_detail"]
+    r = hosp.get(f"/api/v1/chart/{detail}/data/", params={"format": "csv", "type": "full"})
+    assert r.status_code == 200, r.text[:300]
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert len(rows) == own
+    visit_col = next(k for k in rows[0] if "mdtrt_id" in k or "Visit id" in k)
+    assert {row[visit_col] for row in rows} <= own_visits
+    x = hosp.get(f"/api/v1/chart/{detail}/data/", params={"format": "xlsx", "type": "full"})
+    assert x.status_code == 200 and x.content[:2] == b"PK", x.text[:300]
+    # The auditors' charts are not this user's data.
+    for key in ("kpi_fee", "vio_detail", "rank_institution"):
+        assert hosp.get(f"/api/v1/chart/{ids[key]}/data/").status_code in (403, 404), key
+
+
+def test_hospital_cannot_open_other_dashboards_or_sql_lab(stack: dict[str, Any]) -> None:
+    user, _ = _hospital(stack)
+    hosp = Client(stack["base"], user, PASSWORD)
+    listed = {d["slug"] for d in hosp.get("/api/v1/dashboard/").json()["result"]}
+    assert listed == {"my-institution"}
+    for slug in ("fund-overview", "rankings", "violations"):
+        assert hosp.get(f"/api/v1/dashboard/{slug}").status_code in (403, 404), slug
+        assert hosp.get(f"/api/v1/dashboard/{slug}/charts").status_code in (403, 404), slug
+    assert hosp.get("/api/v1/dashboard/my-institution").status_code == 200
+    r = hosp.post("/api/v1/sqllab/execute/", json={"database_id": 1, "sql": "SELECT 1", "runAsync": False})
+    assert r.status_code in (401, 403, 404), r.text[:300]
+    page = hosp.get("/sqllab/", allow_redirects=False)
+    assert page.status_code in (302, 401, 403, 404), page.status_code
+    # and the manager: dashboards 1-3 only
+    manager = Client(stack["base"], "manager", PASSWORD)
+    assert {d["slug"] for d in manager.get("/api/v1/dashboard/").json()["result"]} == {
+        "fund-overview", "rankings", "violations"}
+
+
+def _screens(stack: dict[str, Any], user: str, slugs: list[str]) -> list[dict[str, Any]]:
+    out = _run([str(SPY), "-m", "superset_assets.screenshots", "--base-url", stack["base"], "--user", user,
+                "--password", PASSWORD, "--out", str(ARTIFACTS), "--timeout", "120", *slugs], stack["env"])
+    return _last_json(out)
+
+
+def test_screenshots_show_rendered_dashboards(stack: dict[str, Any]) -> None:
+    expected = {d.slug: sum(len(r) for r in d.rows) for d in specs.DASHBOARDS}
+    user, _ = _hospital(stack)
+    results = _screens(stack, "auditor", list(expected)) + _screens(stack, user, ["my-institution"])
+    for shot in results:
+        assert Path(shot["png"]).exists()
+        assert shot["errors"] == [], shot
+        assert shot["charts"] == expected[shot["slug"]], shot
+        assert shot["distinct_colors"] > 30 and shot["stddev"] > 5, f"blank screenshot: {shot}"
+
+
+def test_weekly_report_emails_a_snapshot(stack: dict[str, Any]) -> None:
+    out = _run([str(SPY), "-m", "superset_assets.deploy", "run-report", "weekly_fund_overview"], stack["env"])
+    result = _last_json(out)
+    assert result["errors"] == [], result
+    deadline = time.monotonic() + 30
+    mails: list[Path] = []
+    while time.monotonic() < deadline and not mails:
+        mails = sorted(stack["mail_dir"].glob("*.eml"))
+        time.sleep(0.5)
+    assert mails, "no mail reached the SMTP sink"
+    msg = email.message_from_bytes(mails[-1].read_bytes(), policy=email.policy.default)
+    assert "manager@mfm.local" in msg["To"]
+    images = [p for p in msg.walk() if p.get_content_type() in ("image/png", "application/pdf")]
+    assert images and len(images[0].get_payload(decode=True)) > 10_000
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "report-weekly_fund_overview.png").write_bytes(images[0].get_payload(decode=True))
+
+
+def test_superset_uses_the_warehouse_url_without_password_in_assets() -> None:
+    text = (build.ASSETS_DIR / "databases" / "warehouse.yaml").read_text("utf-8")
+    assert build.URI_PLACEHOLDER in text and ":" not in build.URI_PLACEHOLDER.split("@")[0].split("//")[1]
+    assert with_database  # imported helper stays used by readers of this module
