@@ -44,6 +44,19 @@ def sqlalchemy_url(pg_url: str) -> str:
     return urlunparse(u._replace(scheme="postgresql+psycopg2"))
 
 
+def run_bounded(cmd: list[str], env: Mapping[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run cmd in its own session; on timeout kill its whole process group, not only its leader."""
+    proc = subprocess.Popen(cmd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        out, err = proc.communicate(timeout=30)
+        raise TimeoutError(f"{' '.join(cmd[:4])}... still running after {timeout:.0f}s: killed\n{err[-2000:]}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
     """Poll check() until it returns something truthy; TimeoutError after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -116,14 +129,7 @@ class CeleryCluster:
     # --- processes -------------------------------------------------------
     def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         """One foreground airflow.sh command (init, airflow CLI ...), bounded by timeout."""
-        done = subprocess.run(
-            ["bash", str(AIRFLOW_SH), *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            start_new_session=True,
-        )
+        done = run_bounded(["bash", str(AIRFLOW_SH), *args], self.env(), timeout)
         if done.returncode != 0:
             raise RuntimeError(f"airflow.sh {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
         return done

@@ -3,8 +3,10 @@ them into the GX file context under expectations/ (the versioned JSON the loader
 
 Each expectation carries meta {"check": <short id>, "severity": "critical" | "warning"}:
 a critical failure refuses the kind's delivery for that date, a warning is recorded.
-Custom checks are UnexpectedRowsExpectation SQL over `{batch}` (the candidate
-partition), so they run inside PostgreSQL. Suite parameters (filled per load):
+Row-level business checks carry their SQL in meta.violation_sql; the loader
+turns each into a boolean column chk_<check> of a view over the candidate
+partition, and the expectation is "chk_<check> is always false". Everything
+runs inside PostgreSQL, bundled by GX into few queries. Suite parameters (filled per load):
 volume_min, volume_max.
 
 Why critical vs warning (docs/ingestion.md): critical = the delivery cannot be
@@ -42,11 +44,20 @@ def _m(check: str, severity: str) -> dict:
     return {"meta": {"check": check, "severity": severity}, "severity": severity}
 
 
-def _rows(check: str, severity: str, description: str, where: str) -> gxe.UnexpectedRowsExpectation:
-    return gxe.UnexpectedRowsExpectation(
-        unexpected_rows_query=f"SELECT * FROM {{batch}} WHERE {where}",
-        description=description,
-        **_m(check, severity),
+def check_column(check: str) -> str:
+    return "chk_" + check
+
+
+def _rows(check: str, severity: str, description: str, where: str):
+    """A row-level check written in SQL: `where` selects the violating rows of the candidate partition.
+
+    The loader exposes it as a boolean column chk_<check> of a view over the
+    candidate (SQL from this meta), so GX evaluates it with all the other column
+    expectations in one bundled aggregate query instead of a scan per check.
+    """
+    return gxe.ExpectColumnValuesToBeInSet(
+        column=check_column(check), value_set=[False], description=description,
+        meta={"check": check, "severity": severity, "violation_sql": where}, severity=severity,
     )
 
 
@@ -170,10 +181,9 @@ def suite_name(kind: Kind) -> str:
 
 
 def build_suite(kind: Kind) -> gx.ExpectationSuite:
-    suite = gx.ExpectationSuite(name=suite_name(kind), meta={"kind": kind.name, "label_zh": kind.label_zh})
-    for e in _common(kind) + _extra(kind):
-        suite.add_expectation(e)
-    return suite
+    # expectations passed to the constructor: no data context needed to build a suite
+    return gx.ExpectationSuite(name=suite_name(kind), expectations=_common(kind) + _extra(kind),
+                               meta={"kind": kind.name, "label_zh": kind.label_zh})
 
 
 def file_context():

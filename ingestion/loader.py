@@ -122,7 +122,7 @@ def drop_orphan_scratch(conn: psycopg.Connection, own_id: int) -> None:
         if conn.execute("SELECT pg_try_advisory_lock(%s)", (load_id,)).fetchone()[0]:
             try:
                 for t in tables:
-                    conn.execute(f"DROP TABLE IF EXISTS load.{t}")
+                    conn.execute(f"DROP TABLE IF EXISTS load.{t} CASCADE")
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (load_id,))
 

@@ -132,159 +132,168 @@ def _ensure_role(sm, name: str, perms: list) -> Any:
 def deploy() -> dict[str, Any]:
     app = _app()
     with app.app_context():
-        from superset import db, security_manager as sm
-        from superset.commands.importers.v1.assets import ImportAssetsCommand
-        from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
-        from superset.models.dashboard import Dashboard
-        from superset.reports.models import ReportRecipients, ReportSchedule
-        from superset.utils.core import override_user
+        return _deploy()
 
-        admin_name = _env("SUPERSET_ADMIN_USER", "admin")
-        admin = sm.find_user(username=admin_name)
-        if admin is None:
-            admin = sm.add_user(admin_name, "Superset", "Admin", f"{admin_name}@mfm.local",
-                                [sm.find_role("Admin")], password=_env("SUPERSET_ADMIN_PASSWORD", "admin"))
-        db.session.commit()
 
-        contents, passwords = bundle_contents()
-        with override_user(admin):
-            ImportAssetsCommand(contents, passwords=passwords).run()
+def _deploy() -> dict[str, Any]:
+    from superset import db
+    from superset import security_manager as sm
+    from superset.commands.importers.v1.assets import ImportAssetsCommand
+    from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
+    from superset.models.dashboard import Dashboard
+    from superset.reports.models import ReportRecipients, ReportSchedule
+    from superset.utils.core import override_user
 
-        datasets = {d.key: db.session.query(SqlaTable).filter_by(uuid=uuid.UUID(d.uuid)).one()
-                    for d in specs.DATASETS}
-        dashboards = {d.key: db.session.query(Dashboard).filter_by(uuid=uuid.UUID(d.uuid)).one()
-                      for d in specs.DASHBOARDS}
+    admin_name = _env("SUPERSET_ADMIN_USER", "admin")
+    admin = sm.find_user(username=admin_name)
+    if admin is None:
+        admin = sm.add_user(admin_name, "Superset", "Admin", f"{admin_name}@mfm.local",
+                            [sm.find_role("Admin")], password=_env("SUPERSET_ADMIN_PASSWORD", "admin"))
+    db.session.commit()
 
-        def ds_perms(keys: list[str]) -> list:
-            out = []
-            for key in keys:
-                pv = sm.add_permission_view_menu("datasource_access", datasets[key].perm)
-                out.append(pv)
-            return out
+    contents, passwords = bundle_contents()
+    with override_user(admin):
+        ImportAssetsCommand(contents, passwords=passwords).run()
 
-        manager_keys = sorted({c.dataset for d in MANAGER_DASHBOARDS for row in specs.DASHBOARD_BY_KEY[d].rows
-                               for c in (specs.CHART_BY_KEY[k] for k in row)})
-        auditor = _ensure_role(sm, AUDITOR, [
-            sm.add_permission_view_menu("all_datasource_access", "all_datasource_access"),
-            sm.add_permission_view_menu("all_database_access", "all_database_access"),
-        ])
-        manager = _ensure_role(sm, MANAGER, ds_perms(manager_keys))
-        gamma, sql_lab = sm.find_role("Gamma"), sm.find_role("sql_lab")
+    datasets = {d.key: db.session.query(SqlaTable).filter_by(uuid=uuid.UUID(d.uuid)).one()
+                for d in specs.DATASETS}
+    dashboards = {d.key: db.session.query(Dashboard).filter_by(uuid=uuid.UUID(d.uuid)).one()
+                  for d in specs.DASHBOARDS}
 
-        inst_roles = {}
-        for code, _name in institutions():
-            inst_roles[code] = _ensure_role(sm, f"{INSTITUTION_PREFIX}{code}", ds_perms(["own_violations"]))
+    def ds_perms(keys: list[str]) -> list:
+        out = []
+        for key in keys:
+            pv = sm.add_permission_view_menu("datasource_access", datasets[key].perm)
+            out.append(pv)
+        return out
 
-        # Dashboard RBAC: which roles may open which dashboard.
-        for key, dash in dashboards.items():
-            wanted = [auditor] + ([manager] if key in MANAGER_DASHBOARDS else list(inst_roles.values()))
-            if sorted(r.name for r in dash.roles) != sorted(r.name for r in wanted):
-                dash.roles = wanted
+    manager_keys = sorted({c.dataset for d in MANAGER_DASHBOARDS for row in specs.DASHBOARD_BY_KEY[d].rows
+                           for c in (specs.CHART_BY_KEY[k] for k in row)})
+    auditor = _ensure_role(sm, AUDITOR, [
+        sm.add_permission_view_menu("all_datasource_access", "all_datasource_access"),
+        sm.add_permission_view_menu("all_database_access", "all_database_access"),
+    ])
+    manager = _ensure_role(sm, MANAGER, ds_perms(manager_keys))
+    gamma, sql_lab = sm.find_role("Gamma"), sm.find_role("sql_lab")
 
-        # Row-level security: one rule per institution role on the datasets it can read.
-        own = datasets["own_violations"]
-        for code, role in inst_roles.items():
-            name = f"rls_{code}"
-            rule = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
-            clause = f"fixmedins_code = '{code}'"
-            if rule is None:
-                rule = RowLevelSecurityFilter(name=name, filter_type="Regular", clause=clause,
-                                              group_key="fixmedins_code",
-                                              description=f"本院数据 own rows of {code}")
-                db.session.add(rule)
-            if rule.clause != clause:
-                rule.clause = clause
-            if [t.id for t in rule.tables] != [own.id]:
-                rule.tables = [own]
-            if [r.id for r in rule.roles] != [role.id]:
-                rule.roles = [role]
+    inst_roles = {}
+    for code, _name in institutions():
+        inst_roles[code] = _ensure_role(sm, f"{INSTITUTION_PREFIX}{code}", ds_perms(["own_violations"]))
 
-        # Users: a report owner (executes the reports, never logs in) and the demo logins.
-        demo_password = _env("SUPERSET_DEMO_PASSWORD", "demo")
-        reporter = _ensure_user(sm, REPORT_OWNER, [gamma, manager], None, "mfm-reports@mfm.local", "Report", "Bot")
-        users = {
-            "auditor": _ensure_user(sm, "auditor", [gamma, sql_lab, auditor], demo_password,
-                                    "auditor@mfm.local", "审核员", "Auditor"),
-            "manager": _ensure_user(sm, "manager", [gamma, manager], demo_password,
-                                    "manager@mfm.local", "管理者", "Manager"),
-        }
-        wanted_hospitals = [c for c in _env("SUPERSET_DEMO_HOSPITALS").split(",") if c]
-        hospital_codes = [c for c in inst_roles if c.startswith("H")]
-        for code in (wanted_hospitals or hospital_codes[:2]):
-            if code in inst_roles:
-                users[f"hosp_{code}"] = _ensure_user(sm, f"hosp_{code.lower()}", [gamma, inst_roles[code]],
-                                                     demo_password, f"{code.lower()}@mfm.local", code, "Hospital")
+    # Dashboard RBAC: which roles may open which dashboard.
+    for key, dash in dashboards.items():
+        wanted = [auditor] + ([manager] if key in MANAGER_DASHBOARDS else list(inst_roles.values()))
+        if sorted(r.name for r in dash.roles) != sorted(r.name for r in wanted):
+            dash.roles = wanted
 
-        # Weekly snapshots of dashboards 1-3, e-mailed to the managers.
-        recipients = _env("SUPERSET_MANAGER_EMAILS", "manager@mfm.local")
-        cron = _env("SUPERSET_REPORT_CRON", "0 8 * * 1")
-        report_format = _env("SUPERSET_REPORT_FORMAT", "PNG").upper()
-        for key in MANAGER_DASHBOARDS:
-            dash = dashboards[key]
-            name = f"weekly_{key}"
-            report = db.session.query(ReportSchedule).filter_by(name=name).one_or_none()
-            fields = {"type": "Report", "description": f"每周快照 weekly snapshot: {dash.dashboard_title}",
-                      "crontab": cron, "timezone": "Asia/Shanghai", "report_format": report_format,
-                      "dashboard_id": dash.id, "active": True, "creation_method": "alerts_reports",
-                      "working_timeout": 600, "log_retention": 90, "grace_period": 14400,
-                      "force_screenshot": True, "validator_config_json": "{}"}
-            if report is None:
-                report = ReportSchedule(name=name, **fields)
-                db.session.add(report)
-            for k, v in fields.items():
-                if getattr(report, k) != v:
-                    setattr(report, k, v)
-            if [o.id for o in report.owners] != [reporter.id]:
-                report.owners = [reporter]
-            config = json.dumps({"target": recipients})
-            current = [(r.type, r.recipient_config_json) for r in report.recipients]
-            if current != [("Email", config)]:
-                for r in list(report.recipients):
-                    db.session.delete(r)
-                report.recipients = [ReportRecipients(type="Email", recipient_config_json=config)]
-        db.session.commit()
-        return {"dashboards": {k: d.id for k, d in dashboards.items()},
-                "institution_roles": len(inst_roles), "users": sorted(u.username for u in users.values())}
+    # Row-level security: one rule per institution role on the datasets it can read.
+    own = datasets["own_violations"]
+    for code, role in inst_roles.items():
+        name = f"rls_{code}"
+        rule = db.session.query(RowLevelSecurityFilter).filter_by(name=name).one_or_none()
+        clause = f"fixmedins_code = '{code}'"
+        if rule is None:
+            rule = RowLevelSecurityFilter(name=name, filter_type="Regular", clause=clause,
+                                          group_key="fixmedins_code",
+                                          description=f"本院数据 own rows of {code}")
+            db.session.add(rule)
+        if rule.clause != clause:
+            rule.clause = clause
+        if [t.id for t in rule.tables] != [own.id]:
+            rule.tables = [own]
+        if [r.id for r in rule.roles] != [role.id]:
+            rule.roles = [role]
+
+    # Users: a report owner (executes the reports, never logs in) and the demo logins.
+    demo_password = _env("SUPERSET_DEMO_PASSWORD", "demo")
+    reporter = _ensure_user(sm, REPORT_OWNER, [gamma, manager], None, "mfm-reports@mfm.local", "Report", "Bot")
+    users = {
+        "auditor": _ensure_user(sm, "auditor", [gamma, sql_lab, auditor], demo_password,
+                                "auditor@mfm.local", "审核员", "Auditor"),
+        "manager": _ensure_user(sm, "manager", [gamma, manager], demo_password,
+                                "manager@mfm.local", "管理者", "Manager"),
+    }
+    wanted_hospitals = [c for c in _env("SUPERSET_DEMO_HOSPITALS").split(",") if c]
+    hospital_codes = [c for c in inst_roles if c.startswith("H")]
+    for code in (wanted_hospitals or hospital_codes[:2]):
+        if code in inst_roles:
+            users[f"hosp_{code}"] = _ensure_user(sm, f"hosp_{code.lower()}", [gamma, inst_roles[code]],
+                                                 demo_password, f"{code.lower()}@mfm.local", code, "Hospital")
+
+    # Weekly snapshots of dashboards 1-3, e-mailed to the managers.
+    recipients = _env("SUPERSET_MANAGER_EMAILS", "manager@mfm.local")
+    cron = _env("SUPERSET_REPORT_CRON", "0 8 * * 1")
+    report_format = _env("SUPERSET_REPORT_FORMAT", "PNG").upper()
+    for key in MANAGER_DASHBOARDS:
+        dash = dashboards[key]
+        name = f"weekly_{key}"
+        report = db.session.query(ReportSchedule).filter_by(name=name).one_or_none()
+        fields = {"type": "Report", "description": f"每周快照 weekly snapshot: {dash.dashboard_title}",
+                  "crontab": cron, "timezone": "Asia/Shanghai", "report_format": report_format,
+                  "dashboard_id": dash.id, "active": True, "creation_method": "alerts_reports",
+                  "working_timeout": 600, "log_retention": 90, "grace_period": 14400,
+                  "force_screenshot": True, "validator_config_json": "{}"}
+        if report is None:
+            report = ReportSchedule(name=name, **fields)
+            db.session.add(report)
+        for k, v in fields.items():
+            if getattr(report, k) != v:
+                setattr(report, k, v)
+        if [o.id for o in report.owners] != [reporter.id]:
+            report.owners = [reporter]
+        config = json.dumps({"target": recipients})
+        current = [(r.type, r.recipient_config_json) for r in report.recipients]
+        if current != [("Email", config)]:
+            for r in list(report.recipients):
+                db.session.delete(r)
+            report.recipients = [ReportRecipients(type="Email", recipient_config_json=config)]
+    db.session.commit()
+    return {"dashboards": {k: d.id for k, d in dashboards.items()},
+            "institution_roles": len(inst_roles), "users": sorted(u.username for u in users.values())}
 
 
 def state() -> dict[str, Any]:
-    """A fingerprint of everything deploy writes (ids included: a re-created object is a change)."""
     app = _app()
     with app.app_context():
-        from superset import db
-        from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
-        from superset.models.core import Database
-        from superset.models.dashboard import Dashboard
-        from superset.models.slice import Slice
-        from superset.reports.models import ReportSchedule
-        from superset.security import security_manager as sm
+        return _state()
 
-        out: dict[str, Any] = {
-            "databases": [(d.id, str(d.uuid), d.sqlalchemy_uri, d.extra) for d in db.session.query(Database)],
-            "datasets": [(t.id, str(t.uuid), t.table_name, t.sql, sorted((c.id, c.column_name) for c in t.columns),
-                          sorted((m.id, m.metric_name, m.expression) for m in t.metrics))
-                         for t in db.session.query(SqlaTable).order_by(SqlaTable.id)],
-            "charts": [(s.id, str(s.uuid), s.slice_name, s.params, s.query_context, s.datasource_id)
-                       for s in db.session.query(Slice).order_by(Slice.id)],
-            "dashboards": [(d.id, str(d.uuid), d.dashboard_title, d.position_json, d.json_metadata,
-                            sorted(r.name for r in d.roles), sorted(s.id for s in d.slices))
-                           for d in db.session.query(Dashboard).order_by(Dashboard.id)],
-            "rls": [(r.id, r.name, r.clause, sorted(t.id for t in r.tables), sorted(x.id for x in r.roles))
-                    for r in db.session.query(RowLevelSecurityFilter).order_by(RowLevelSecurityFilter.id)],
-            "reports": [(r.id, r.name, r.crontab, r.dashboard_id, r.report_format,
-                         sorted(x.recipient_config_json for x in r.recipients), sorted(o.id for o in r.owners))
-                        for r in db.session.query(ReportSchedule).order_by(ReportSchedule.id)],
-            "roles": sorted((r.id, r.name, sorted(p.id for p in r.permissions)) for r in sm.get_all_roles()),
-            "users": sorted((u.id, u.username, u.password, sorted(r.name for r in u.roles))
-                            for u in sm.get_all_users()),
-        }
-        out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True, default=str).encode()).hexdigest()
-        out["ids"] = {
-            "charts": {str(s.uuid): s.id for s in db.session.query(Slice)},
-            "dashboards": {str(d.uuid): d.id for d in db.session.query(Dashboard)},
-            "reports": {r.name: r.id for r in db.session.query(ReportSchedule)},
-        }
-        return out
+
+def _state() -> dict[str, Any]:
+    """A fingerprint of everything deploy writes (ids included: a re-created object is a change)."""
+    from superset import db
+    from superset import security_manager as sm
+    from superset.connectors.sqla.models import RowLevelSecurityFilter, SqlaTable
+    from superset.models.core import Database
+    from superset.models.dashboard import Dashboard
+    from superset.models.slice import Slice
+    from superset.reports.models import ReportSchedule
+
+    out: dict[str, Any] = {
+        "databases": [(d.id, str(d.uuid), d.sqlalchemy_uri, d.extra) for d in db.session.query(Database)],
+        "datasets": [(t.id, str(t.uuid), t.table_name, t.sql, sorted((c.id, c.column_name) for c in t.columns),
+                      sorted((m.id, m.metric_name, m.expression) for m in t.metrics))
+                     for t in db.session.query(SqlaTable).order_by(SqlaTable.id)],
+        "charts": [(s.id, str(s.uuid), s.slice_name, s.params, s.query_context, s.datasource_id)
+                   for s in db.session.query(Slice).order_by(Slice.id)],
+        "dashboards": [(d.id, str(d.uuid), d.dashboard_title, d.position_json, d.json_metadata,
+                        sorted(r.name for r in d.roles), sorted(s.id for s in d.slices))
+                       for d in db.session.query(Dashboard).order_by(Dashboard.id)],
+        "rls": [(r.id, r.name, r.clause, sorted(t.id for t in r.tables), sorted(x.id for x in r.roles))
+                for r in db.session.query(RowLevelSecurityFilter).order_by(RowLevelSecurityFilter.id)],
+        "reports": [(r.id, r.name, r.crontab, r.dashboard_id, r.report_format,
+                     sorted(x.recipient_config_json for x in r.recipients), sorted(o.id for o in r.owners))
+                    for r in db.session.query(ReportSchedule).order_by(ReportSchedule.id)],
+        "roles": sorted((r.id, r.name, sorted(p.id for p in r.permissions)) for r in sm.get_all_roles()),
+        "users": sorted((u.id, u.username, u.password, sorted(r.name for r in u.roles))
+                        for u in sm.get_all_users()),
+    }
+    out["sha256"] = hashlib.sha256(json.dumps(out, sort_keys=True, default=str).encode()).hexdigest()
+    out["ids"] = {
+        "charts": {str(s.uuid): s.id for s in db.session.query(Slice)},
+        "dashboards": {str(d.uuid): d.id for d in db.session.query(Dashboard)},
+        "reports": {r.name: r.id for r in db.session.query(ReportSchedule)},
+    }
+    return out
 
 
 def run_report(name: str) -> dict[str, Any]:
@@ -308,12 +317,17 @@ def run_report(name: str) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("deploy")
+    dp = sub.add_parser("deploy")
+    dp.add_argument("--state", action="store_true", help="also print the fingerprint after deploying")
     sub.add_parser("state")
     rr = sub.add_parser("run-report")
     rr.add_argument("name")
     args = parser.parse_args(argv)
-    if args.cmd == "deploy":
+    if args.cmd == "deploy" and args.state:
+        app = _app()
+        with app.app_context():
+            result = {"result": _deploy(), "state": _state()}
+    elif args.cmd == "deploy":
         result = deploy()
     elif args.cmd == "state":
         result = state()

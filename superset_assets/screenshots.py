@@ -55,7 +55,7 @@ def _wait_for_charts(page: Page, timeout_s: float) -> int:
                 const loading = document.querySelectorAll('.loading, [aria-label="Loading"], .ant-skeleton').length;
                 const rendered = holders.filter(h => h.querySelector(
                     'canvas, svg, table, .superset-legacy-chart-big-number, .big_number, .header-line, '
-                    + '.ant-alert, [data-test="emptystate"], .empty-state')).length;
+                    + '.ant-alert, [data-test="empty-state"], .empty-state')).length;
                 return {holders: holders.length, loading, rendered};
             }"""
         )

@@ -36,6 +36,9 @@ class MailDirHandler:
             filename = part.get_filename()
             if filename and not part.is_multipart():
                 safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename)
+                ext = {"image/png": ".png", "application/pdf": ".pdf"}.get(part.get_content_type(), "")
+                if ext and not safe.lower().endswith(ext):
+                    safe += ext
                 (self.directory / f"{stem}-{i}-{safe}").write_bytes(part.get_payload(decode=True) or b"")
         return "250 Message accepted for delivery"
 

@@ -102,6 +102,9 @@ class Dashboard:
 
 
 # --- datasets ---------------------------------------------------------------------------
+# Virtual datasets over the marts (docs/marts.md): each renames the mart's columns to the
+# names the charts and native filters share (month, admdvs, hosp_lv, fixmedins_name ...), so a
+# filter applies across datasets and a mart rename touches one SQL string here.
 
 _INST_COLS = (
     Column("fixmedins_code", "机构编码 Institution code"),
@@ -110,42 +113,66 @@ _INST_COLS = (
     Column("hosp_lv", "医院等级 Institution level"),
 )
 _MONTH = Column("month", "月份 Month", "DATE", is_dttm=True)
+_FUND_COLS = (
+    Column("visits", "人次 Visits", "BIGINT"),
+    Column("persons", "人数 Persons", "BIGINT"),
+    Column("medfee_amount", "医疗总费用 Medical fee", "NUMERIC"),
+    Column("fund_amount", "基金支付 Fund payment", "NUMERIC"),
+    Column("drug_amount", "药品费用 Drug fee", "NUMERIC"),
+)
+_FUND_METRICS = (
+    Metric("visits", "人次 Visits", "SUM(visits)", ",d"),
+    Metric("persons", "人数 Persons", "SUM(persons)", ",d"),
+    Metric("medfee", "医疗总费用 Fee (yuan)", "SUM(medfee_amount)", ",.2f"),
+    Metric("fund", "基金支付 Fund payment (yuan)", "SUM(fund_amount)", ",.2f"),
+    Metric("fee_per_visit", "次均费用 Fee per visit", "SUM(medfee_amount) / NULLIF(SUM(visits), 0)", ",.2f"),
+    Metric("drug_share", "药占比 Drug share", "SUM(drug_amount) / NULLIF(SUM(medfee_amount), 0)", ".1%"),
+)
+_FUND_SELECT = ("visits, persons, total_fee AS medfee_amount, fund_pay AS fund_amount, "
+                "drug_fee AS drug_amount")
+_NAMES = ("LEFT JOIN (SELECT fixmedins_code, max(fixmedins_name) AS fixmedins_name "
+          "FROM marts.mart_institution_monthly GROUP BY fixmedins_code) AS n USING (fixmedins_code)")
+
+CITY = Dataset(
+    key="fund_overview",
+    table="基金运行总览 fund_overview_monthly",
+    schema="marts",
+    description="全市月度指标 City-wide monthly KPIs (distinct persons counted once)",
+    columns=(_MONTH, *_FUND_COLS),
+    metrics=_FUND_METRICS,
+    sql=f"SELECT stat_month AS month, {_FUND_SELECT} FROM marts.mart_fund_overview_monthly",
+)
 
 FUND = Dataset(
     key="institution_monthly",
-    table="mart_institution_monthly",
+    table="机构月度 institution_monthly",
     schema="marts",
-    description="机构月度指标 Monthly indicators per institution and insurance type",
-    columns=(
-        _MONTH,
-        *_INST_COLS,
-        Column("insutype", "险种 Insurance type"),
-        Column("visits", "人次 Visits", "BIGINT"),
-        Column("persons", "人数 Persons", "BIGINT"),
-        Column("medfee_amount", "医疗总费用 Medical fee", "NUMERIC"),
-        Column("fund_amount", "基金支付 Fund payment", "NUMERIC"),
-        Column("drug_amount", "药品费用 Drug fee", "NUMERIC"),
-    ),
-    metrics=(
-        Metric("visits", "人次 Visits", "SUM(visits)", ",d"),
-        Metric("persons", "人数 Persons", "SUM(persons)", ",d"),
-        Metric("medfee", "医疗总费用 Fee (yuan)", "SUM(medfee_amount)", ",.2f"),
-        Metric("fund", "基金支付 Fund payment (yuan)", "SUM(fund_amount)", ",.2f"),
-        Metric("fee_per_visit", "次均费用 Fee per visit", "SUM(medfee_amount) / NULLIF(SUM(visits), 0)", ",.2f"),
-        Metric("drug_share", "药占比 Drug share", "SUM(drug_amount) / NULLIF(SUM(medfee_amount), 0)", ".1%"),
-    ),
+    description="机构月度指标 Monthly indicators per institution",
+    columns=(_MONTH, *_INST_COLS, *_FUND_COLS),
+    metrics=_FUND_METRICS,
+    sql=("SELECT stat_month AS month, fixmedins_code, fixmedins_name, admdvs, hosp_lv, "
+         f"{_FUND_SELECT} FROM marts.mart_institution_monthly"),
+)
+
+INSUTYPE = Dataset(
+    key="insutype_monthly",
+    table="险种月度 insutype_monthly",
+    schema="marts",
+    description="险种月度指标 Monthly indicators per insurance type",
+    columns=(_MONTH, Column("insutype", "险种 Insurance type"), *_FUND_COLS),
+    metrics=_FUND_METRICS,
+    sql=f"SELECT stat_month AS month, insutype, {_FUND_SELECT} FROM marts.mart_insutype_monthly",
 )
 
 RANKINGS = Dataset(
     key="rankings",
-    table="mart_rankings",
+    table="排行 rankings",
     schema="marts",
-    description="排行 Rankings of institutions, departments, physicians, diseases and persons",
+    description="排行 Rankings (city-wide) of institutions, departments, physicians, diseases and persons",
     columns=(
         _MONTH,
         Column("dimension", "维度 Dimension"),
         Column("member_code", "编码 Code"),
-        Column("member_name", "名称 Name"),
         *_INST_COLS,
         Column("medfee_amount", "医疗总费用 Fee", "NUMERIC"),
         Column("fund_amount", "基金支付 Fund payment", "NUMERIC"),
@@ -158,22 +185,36 @@ RANKINGS = Dataset(
         Metric("fund", "基金支付 Fund payment (yuan)", "SUM(fund_amount)", ",.2f"),
         Metric("suspect", "疑点金额 Suspect amount (yuan)", "SUM(suspect_amount)", ",.2f"),
     ),
+    # mart_rankings is long (one row per metric): pivot the city-wide ranking back to columns.
+    sql=("SELECT r.stat_month AS month, r.dimension, r.member_key AS member_code, r.fixmedins_code, "
+         "n.fixmedins_name, r.admdvs, r.hosp_lv, "
+         "max(r.metric_value) FILTER (WHERE r.metric = 'total_fee') AS medfee_amount, "
+         "max(r.metric_value) FILTER (WHERE r.metric = 'fund_pay') AS fund_amount, "
+         "max(r.metric_value) FILTER (WHERE r.metric = 'total_fee_mom') AS fee_mom_growth, "
+         "max(r.metric_value) FILTER (WHERE r.metric = 'suspect_amount') AS suspect_amount, "
+         "max(r.rank_no) FILTER (WHERE r.metric = 'total_fee') AS rank_fee "
+         f"FROM marts.mart_rankings AS r {_NAMES.replace('USING (fixmedins_code)', 'ON r.fixmedins_code = n.fixmedins_code')} "
+         "WHERE r.scope_type = 'city' GROUP BY 1, 2, 3, 4, 5, 6, 7"),
 )
 
 PEERS = Dataset(
     key="peer_distribution",
-    table="mart_peer_distribution",
+    table="同级比较 peer_comparison",
     schema="marts",
-    description="同级同类比较 Peer comparison: fee per visit against institutions of the same level",
+    description="同级同类比较 Peer comparison: each institution against institutions of its level",
     columns=(
         _MONTH,
         *_INST_COLS,
-        Column("fee_per_visit", "次均费用 Fee per visit", "NUMERIC"),
-        Column("peer_p50", "同级中位数 Peer p50", "NUMERIC"),
-        Column("peer_p90", "同级P90 Peer p90", "NUMERIC"),
+        Column("measure", "指标 Measure"),
+        Column("institution_value", "本机构 Institution value", "NUMERIC"),
+        Column("peer_mean", "同级均值 Peer mean", "NUMERIC"),
         Column("z_score", "偏离度 z-score", "NUMERIC"),
+        Column("is_outlier", "异常 Outlier", "BOOLEAN"),
     ),
     metrics=(Metric("institutions", "机构数 Institutions", "COUNT(DISTINCT fixmedins_code)", ",d"),),
+    sql=("SELECT p.stat_month AS month, p.fixmedins_code, n.fixmedins_name, p.admdvs, p.hosp_lv, p.measure, "
+         "p.institution_value, p.peer_mean, p.z_score, p.is_outlier "
+         f"FROM marts.mart_peer_comparison AS p {_NAMES.replace('USING (fixmedins_code)', 'ON p.fixmedins_code = n.fixmedins_code')}"),
 )
 
 _VIO_COLS = (
@@ -188,7 +229,7 @@ _VIO_COLS = (
     Column("severity", "严重程度 Severity"),
     Column("dept_codg", "科室 Department"),
     Column("prac_codg", "医师 Physician"),
-    Column("psn_no_masked", "参保人(脱敏) Person (masked)"),
+    Column("psn_name_masked", "参保人(脱敏) Person (masked)"),
     Column("mdtrt_id", "就诊ID Visit id"),
     Column("feedetl_sn", "明细流水号 Fee line"),
     Column("amount", "疑点金额 Amount", "NUMERIC"),
@@ -198,18 +239,24 @@ _VIO_METRICS = (
     Metric("suspects", "疑点数 Suspects", "COUNT(*)", ",d"),
     Metric("suspect_amount", "疑点金额 Suspect amount (yuan)", "SUM(amount)", ",.2f"),
 )
+_VIO_SQL = ("SELECT stat_month AS month, business_date, fixmedins_code, fixmedins_name, admdvs, hosp_lv, "
+            "violation_id, rule_code, rule_name_zh || ' ' || rule_name_en AS rule_name, "
+            "rule_description AS rule_explanation, disposition || ' ' || disposition_zh AS disposition, severity, "
+            "dept_codg, prac_codg, psn_name_masked, mdtrt_id, feedetl_sn, amount, evidence_text "
+            "FROM marts.mart_hospital_violations")
 
 VIOLATIONS = Dataset(
     key="violations",
-    table="mart_hospital_violations",
+    table="疑点 violations",
     schema="marts",
     description="疑点明细 Every suspect with rule, disposition and evidence (auditors)",
     columns=_VIO_COLS,
     metrics=_VIO_METRICS,
+    sql=_VIO_SQL,
 )
 
-# A separate (virtual) dataset for dashboard 4, so a hospital role is granted this one only and
-# never sees the auditors' datasets; row-level security adds the institution clause.
+# A separate dataset for dashboard 4, so a hospital role is granted this one only and never
+# the auditors' datasets; Superset's row-level security adds the institution clause.
 OWN = Dataset(
     key="own_violations",
     table="本院疑点 own_violations",
@@ -217,10 +264,10 @@ OWN = Dataset(
     description="本院疑点 A hospital's own suspects (row-level security by fixmedins_code)",
     columns=_VIO_COLS,
     metrics=_VIO_METRICS,
-    sql="SELECT * FROM marts.mart_hospital_violations",
+    sql=_VIO_SQL,
 )
 
-DATASETS = (FUND, RANKINGS, PEERS, VIOLATIONS, OWN)
+DATASETS = (CITY, FUND, INSUTYPE, RANKINGS, PEERS, VIOLATIONS, OWN)
 
 # --- charts -----------------------------------------------------------------------------
 
@@ -233,35 +280,36 @@ _RANK_DIMS = (
 )
 
 CHARTS = (
-    Chart("kpi_visits", "人次 Visits", "big_number", "institution_monthly", ("visits",), number_format=",d"),
-    Chart("kpi_persons", "人数 Persons", "big_number", "institution_monthly", ("persons",), number_format=",d"),
-    Chart("kpi_fee", "医疗总费用 Medical fee", "big_number", "institution_monthly", ("medfee",)),
-    Chart("kpi_fund", "基金支付 Fund payment", "big_number", "institution_monthly", ("fund",)),
-    Chart("kpi_fee_per_visit", "次均费用 Fee per visit", "big_number", "institution_monthly",
+    Chart("kpi_visits", "人次 Visits", "big_number", "fund_overview", ("visits",), number_format=",d"),
+    Chart("kpi_persons", "人数 Persons", "big_number", "fund_overview", ("persons",), number_format=",d"),
+    Chart("kpi_fee", "医疗总费用 Medical fee", "big_number", "fund_overview", ("medfee",)),
+    Chart("kpi_fund", "基金支付 Fund payment", "big_number", "fund_overview", ("fund",)),
+    Chart("kpi_fee_per_visit", "次均费用 Fee per visit", "big_number", "fund_overview",
           ("fee_per_visit",), number_format=",.2f"),
-    Chart("kpi_drug_share", "药占比 Drug share", "big_number", "institution_monthly", ("drug_share",),
+    Chart("kpi_drug_share", "药占比 Drug share", "big_number", "fund_overview", ("drug_share",),
           number_format=".1%"),
-    Chart("kpi_fee_yoy", "医疗总费用同比 Fee YoY", "big_number", "institution_monthly", ("medfee",),
+    Chart("kpi_fee_yoy", "医疗总费用同比 Fee YoY", "big_number", "fund_overview", ("medfee",),
           compare_lag=12, compare_suffix="同比 YoY", width=6),
-    Chart("kpi_fund_yoy", "基金支付同比 Fund payment YoY", "big_number", "institution_monthly", ("fund",),
+    Chart("kpi_fund_yoy", "基金支付同比 Fund payment YoY", "big_number", "fund_overview", ("fund",),
           compare_lag=12, compare_suffix="同比 YoY", width=6),
-    Chart("trend_insutype", "月度费用·险种 Monthly fee by insurance type", "line", "institution_monthly",
+    Chart("trend_insutype", "月度费用·险种 Monthly fee by insurance type", "line", "insutype_monthly",
           ("medfee", "fund"), groupby=("insutype",), width=6),
     Chart("trend_hosp_lv", "月度基金支付·医院等级 Monthly fund payment by level", "bar", "institution_monthly",
           ("fund",), groupby=("hosp_lv",), width=6),
     *(
         Chart(f"rank_{dim}", title, "table", "rankings", ("medfee", "fund", "suspect"),
-              groupby=("member_code", "member_name"), where=f"dimension = '{dim}'", order_by="medfee",
+              groupby=("member_code",), where=f"dimension = '{dim}'", order_by="medfee",
               row_limit=20, width=6)
         for dim, title in _RANK_DIMS
     ),
     Chart("rank_growth", "费用增长排行 Institutions by fee growth", "raw", "rankings",
-          columns=("month", "member_name", "hosp_lv", "medfee_amount", "fee_mom_growth"),
+          columns=("month", "member_code", "fixmedins_name", "hosp_lv", "medfee_amount", "fee_mom_growth"),
           where="dimension = 'institution' AND fee_mom_growth IS NOT NULL", order_by="fee_mom_growth",
           row_limit=20, width=6),
-    Chart("peer_outliers", "同级偏离 Peer-deviation outliers (|z| >= 2)", "raw", "peer_distribution",
-          columns=("month", "fixmedins_name", "hosp_lv", "fee_per_visit", "peer_p50", "peer_p90", "z_score"),
-          where="ABS(z_score) >= 2", order_by="z_score", row_limit=100, width=12),
+    Chart("peer_outliers", "同级偏离 Peer deviation (z-score; outliers flagged)", "raw", "peer_distribution",
+          columns=("month", "fixmedins_code", "fixmedins_name", "hosp_lv", "measure", "institution_value",
+                   "peer_mean", "z_score", "is_outlier"),
+          where="z_score IS NOT NULL", order_by="z_score", row_limit=200, width=12),
     Chart("vio_by_rule", "规则 By rule", "table", "violations", ("suspects", "suspect_amount"),
           groupby=("rule_code", "rule_name"), order_by="suspect_amount", width=6),
     Chart("vio_by_disposition", "处置 By disposition", "pie", "violations", ("suspect_amount",),
@@ -274,7 +322,7 @@ CHARTS = (
           groupby=("disposition",), width=6),
     Chart("vio_detail", "疑点明细 Suspect details (filter and export)", "raw", "violations",
           columns=("business_date", "fixmedins_name", "rule_code", "rule_name", "disposition", "severity",
-                   "dept_codg", "prac_codg", "psn_no_masked", "mdtrt_id", "feedetl_sn", "amount",
+                   "dept_codg", "prac_codg", "psn_name_masked", "mdtrt_id", "feedetl_sn", "amount",
                    "evidence_text"),
           order_by="amount", row_limit=10000, width=12, height=80),
     Chart("own_by_rule", "本院疑点·规则 My suspects by rule", "table", "own_violations",
@@ -282,7 +330,7 @@ CHARTS = (
           order_by="suspect_amount", width=12),
     Chart("own_detail", "本院疑点明细 My suspects (download CSV/XLSX)", "raw", "own_violations",
           columns=("business_date", "rule_code", "rule_name", "rule_explanation", "disposition", "dept_codg",
-                   "prac_codg", "psn_no_masked", "mdtrt_id", "feedetl_sn", "amount", "evidence_text"),
+                   "prac_codg", "psn_name_masked", "mdtrt_id", "feedetl_sn", "amount", "evidence_text"),
           order_by="amount", row_limit=10000, width=12, height=80),
 )
 

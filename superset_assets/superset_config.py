@@ -102,7 +102,8 @@ WEBDRIVER_CONFIGURATION = {
     },
 }
 WEBDRIVER_WINDOW = {"dashboard": (1600, 2000), "slice": (1600, 1200), "pixel_density": 1}
-SCREENSHOT_LOCATE_WAIT = 30
+# Generous: the first page a cold gunicorn worker serves on 2 shared cores can take 30 s+.
+SCREENSHOT_LOCATE_WAIT = 90
 SCREENSHOT_LOAD_WAIT = 90
 EMAIL_PAGE_RENDER_WAIT = 30
 ALERT_REPORTS_NOTIFICATION_DRY_RUN = False

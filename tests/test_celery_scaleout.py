@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from deploy.cluster import CeleryCluster
+from deploy.cluster import CeleryCluster, run_bounded
 from warehouse.config import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -109,9 +108,9 @@ def single_process_run(warehouse_url: str, landing: Path, tmp: Path) -> float:
     env = airflow_env(warehouse_url, airflow_home=tmp / "airflow", base=base)
     prepare_airflow(env)
     t0 = time.monotonic()
-    done = subprocess.run(
+    done = run_bounded(
         [str(REPO_ROOT / ".venv" / "bin" / "airflow"), "dags", "test", "daily_monitoring", BUSINESS_DATE],
-        env=env, capture_output=True, text=True, timeout=900, start_new_session=True, check=False,
+        env, timeout=1200,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return time.monotonic() - t0

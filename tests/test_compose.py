@@ -368,6 +368,7 @@ def test_entry_scripts_run_outside_docker(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stdout.strip() == str(tmp_path / "var"), done.stderr
 
 
+@pytest.mark.slow
 def test_airflow_init_migrates_a_fresh_metadata_db_and_creates_the_pools(
     make_db: Any, tmp_path: Path
 ) -> None:

@@ -338,6 +338,8 @@ def test_day1_lines_and_visits(step: Callable[[str], None], conn: psycopg.Connec
     v1 = visit_row(conn, "V1")
     assert v1["diag_codes"] == ["I10.X00", "E11.900"]  # main first, duplicates once
     assert (v1["fund_amount"], v1["is_cancelled"], v1["visit_date"]) == (Decimal("25.00"), False, date(2024, 3, 1))
+    assert rows(conn, "SELECT fixmedins_code, dept_codg, dept_name, valid_from, valid_to"
+                      " FROM catalogue.dim_department") == [(H1, "IM01", "内科", date(2024, 3, 1), None)]
     s1 = visit_row(conn, "S1")
     assert (s1["visit_source"], s1["med_type"], s1["fund_amount"], s1["diag_codes"]) == (
         "pharmacy", "41", Decimal("8.00"), [])

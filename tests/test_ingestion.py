@@ -120,15 +120,17 @@ def test_split_files_form_one_extract(tmp_path: Path, db_url: str) -> None:
         "his_feedetail_H33020300001.csv": [fee_line("F1", "M1"), fee_line("F2", "M1")],
         "his_feedetail_H33020300002.csv": [fee_line("F1", "M1", fix="H33020300002"),
                                            # a refund whose original sits in the other file of the extract
-                                           fee_line("F9", "M1", init="F2", cnt="-2")],
+                                           fee_line("F9", "M1", init="F2", cnt="-2"),
+                                           # F2 exists, but for the other institution: points at nothing
+                                           fee_line("F8", "M1", fix="H33020300002", init="F2", cnt="-2")],
     })
     (r,) = load_folder(tmp_path, "daily", D1, conn_url=db_url)
-    assert r.status == "loaded" and r.rows_loaded == 3 and r.rows_quarantined == 1
+    assert r.status == "loaded" and r.rows_loaded == 4 and r.rows_quarantined == 1
     got = q(db_url, "SELECT source_file, source_line, feedetl_sn FROM staging.his_feedetail ORDER BY 1, 2")
     assert got == [("his_feedetail_H33020300001.csv", 2, "F1"), ("his_feedetail_H33020300001.csv", 3, "F2"),
-                   ("his_feedetail_H33020300002.csv", 2, "F1")]
-    # F2 exists in the extract but for another institution: the refund points at nothing
-    assert q(db_url, "SELECT file_name, line_no FROM meta.quarantine") == [("his_feedetail_H33020300002.csv", 3)]
+                   ("his_feedetail_H33020300002.csv", 2, "F1"), ("his_feedetail_H33020300002.csv", 3, "F9")]
+    assert q(db_url, "SELECT file_name, line_no FROM meta.quarantine") == [("his_feedetail_H33020300002.csv", 4)]
+    assert [(f.rows_in_file, f.rows_loaded, f.rows_quarantined) for f in r.files] == [(2, 2, 0), (3, 2, 1)]
 
 
 def test_one_rejected_file_keeps_the_whole_kind_out_for_that_date(tmp_path: Path, db_url: str) -> None:

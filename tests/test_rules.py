@@ -191,7 +191,8 @@ def test_planted_suspects_reach_fct_violations(warehouse: str) -> None:
 def test_rule_unit_tests_and_mart_tests_pass(warehouse: str) -> None:
     # every rule's unit_tests (exact suspects and amounts, both sides of each
     # threshold) plus the data tests of the rules, seeds and fct_violations
-    _dbt(warehouse, "test", "--select", "rules", "fct_violations", "audit_rules", "rule_threshold_overrides")
+    _dbt(warehouse, "test", "--select", "rules", "fct_violations", "audit_rules", "rule_threshold_overrides",
+         "--indirect-selection", "cautious")
 
 
 def test_rule_thresholds_and_enabled_flag_are_data(warehouse: str) -> None:
@@ -213,7 +214,7 @@ def test_rule_thresholds_and_enabled_flag_are_data(warehouse: str) -> None:
 @pytest.mark.slow
 def test_rebuild_is_stable_and_a_correction_moves_suspects(warehouse: str) -> None:
     before = _violations(warehouse)
-    _dbt(warehouse, "run", "--select", "+fct_violations")
+    _dbt(warehouse, "run", "--select", "rules", "fct_violations")
     again = _violations(warehouse)
     assert {k: v[:3] for k, v in again.items()} == {k: v[:3] for k, v in before.items()}
 

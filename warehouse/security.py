@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ingestion.contract import certno_is_valid
 from warehouse.config import REPO_ROOT, settings
 
 SQL_FILE = Path(__file__).with_name("security.sql")
@@ -137,8 +138,11 @@ def macro_hospital_models(path: Path = MARTS_SECURITY_MACRO) -> tuple[str, ...]:
 CERTNO_PATTERN = r"(^|[^0-9])[1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]([^0-9]|$)"
 
 
+_CERTNO_RE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+
+
 def personal_data_findings(conn: psycopg.Connection, schemas: Sequence[str] = ("marts",),
-                           limit_per_column: int = 3) -> list[tuple[str, str, str]]:
+                           limit_per_column: int = 20) -> list[tuple[str, str, str]]:
     """(relation, column, sample) of every value that looks like an unmasked certno or equals a real
     person's name from staging: scans every column (cast to text) of every table and view."""
     cols = conn.execute(
@@ -146,22 +150,30 @@ def personal_data_findings(conn: psycopg.Connection, schemas: Sequence[str] = ("
         "where c.table_schema = any(%s) order by 1, 2, c.ordinal_position",
         (list(schemas),),
     ).fetchall()
-    has_names = conn.execute("select to_regclass('staging.ref_psn') is not null").fetchone()[0]
+    # real values as staging holds them: certno anywhere in a value; a name as the whole value or a JSON string
+    sources = [(rel, col) for rel, col in (("staging.ref_psn", "certno"), ("staging.ref_psn", "psn_name"),
+                                           ("staging.ref_practitioner", "prac_name"))
+               if conn.execute("select to_regclass(%s) is not null", (rel,)).fetchone()[0]]
     findings: list[tuple[str, str, str]] = []
     for schema, table, column in cols:
         value = sql.SQL("cast({} as text)").format(sql.Identifier(column))
         rel = sql.Identifier(schema, table)
         checks = [sql.SQL("{v} ~ {p}").format(v=value, p=sql.Literal(CERTNO_PATTERN))]
-        if has_names:
-            # a real (unmasked) certno or name of any insured person or practitioner
-            checks.append(sql.SQL(
-                "exists (select 1 from staging.ref_psn p where length(p.certno) >= 15 and strpos({v}, p.certno) > 0) "
-                "or exists (select 1 from staging.ref_psn p where length(p.psn_name) >= 2 and {v} = p.psn_name)"
-            ).format(v=value))
-        query = sql.SQL("select {v} from {rel} where {cond} limit {n}").format(
-            v=value, rel=rel, cond=sql.SQL(" or ").join(checks), n=sql.Literal(limit_per_column))
-        for (sample,) in conn.execute(query).fetchall():
-            findings.append((f"{schema}.{table}", column, str(sample)[:80]))
+        for src_rel, src_col in sources:
+            s_rel, s_col = sql.Identifier(*src_rel.split(".")), sql.Identifier(src_col)
+            if src_col == "certno":
+                cond = "length(s.{c}) >= 15 and strpos({v}, s.{c}) > 0"
+            else:
+                cond = "length(s.{c}) >= 2 and ({v} = s.{c} or strpos({v}, '\"' || s.{c} || '\"') > 0)"
+            checks.append(sql.SQL("exists (select 1 from {r} s where " + cond + ")").format(
+                r=s_rel, c=s_col, v=value))
+        query = sql.SQL("select {v}, {real} from {rel} where {cond} limit {n}").format(
+            v=value, rel=rel, cond=sql.SQL(" or ").join(checks), n=sql.Literal(limit_per_column),
+            real=sql.SQL(" or ").join(checks[1:]) if len(checks) > 1 else sql.SQL("false"))
+        for sample, is_real in conn.execute(query).fetchall():
+            # a shape match alone counts when its GB 11643 check character is right too
+            if is_real or any(certno_is_valid(m.group(0)) for m in _CERTNO_RE.finditer(str(sample))):
+                findings.append((f"{schema}.{table}", column, str(sample)[:80]))
     return findings
 
 

@@ -28,8 +28,7 @@
         -- one row per key and snapshot (ingestion quarantines duplicates; the
         -- lowest source line wins here too, so the macro never fans out)
         select distinct on ({{ keys }}, rel.snapshot_date)
-            {% for column in key_columns %}rel.{{ column }},{% endfor %}
-            {% for column in attribute_columns %}rel.{{ column }},{% endfor %}
+            rel.{{ (key_columns + attribute_columns) | join(', rel.') }},
             rel.snapshot_date,
             dates.snapshot_no,
             md5(cast(row({{ attribute_columns | join(', ') }}) as text)) as row_hash
@@ -81,13 +80,12 @@
     history as (
 
         select
-            {% for column in key_columns %}first_row.{{ column }},{% endfor %}
-            {% for column in attribute_columns %}first_row.{{ column }},{% endfor %}
+            first_row.{{ (key_columns + attribute_columns) | join(', first_row.') }},
             cast(versions.version_no as integer) as version_no,
             first_row.snapshot_date as valid_from,
             next_snapshot.snapshot_date as valid_to,
             versions.version_no = max(versions.version_no) over (
-                partition by {% for column in key_columns %}versions.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+                partition by versions.{{ key_columns | join(', versions.') }}
             ) as is_latest_version
         from versions
         inner join numbered as first_row

@@ -80,6 +80,9 @@ PY
     if [ -n "${AIRFLOW_WORKER_NAME:-}" ]; then
       export AIRFLOW__CORE__HOSTNAME_CALLABLE="deploy.hostname.worker_hostname"
     fi
+    # Heavy libraries the tasks use are imported once by the worker, not by
+    # every task process it forks (deploy/celery_config.py).
+    export AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS="${AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS:-deploy.celery_config.CELERY_CONFIG}"
     # The log server listens on all interfaces and one port per machine: a
     # second worker on the same machine must skip it (logs are local files).
     if [ "${AIRFLOW_WORKER_SERVE_LOGS:-true}" != "true" ]; then

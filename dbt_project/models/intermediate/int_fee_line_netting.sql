@@ -39,9 +39,11 @@ pharmacy_lines as (
 
 originals as (
 
-    select * from his_lines where not is_refund
+    select * from his_lines
+    where not is_refund
     union all
-    select * from pharmacy_lines where not is_refund
+    select * from pharmacy_lines
+    where not is_refund
 
 ),
 
@@ -132,7 +134,7 @@ final as (
         originals.load_id,
         -- the folder dates this row was computed from (own + refunds'):
         -- a change to any of them refreshes the row's business_date
-        array_prepend(originals.business_date, coalesce(refund_totals.refund_dates, cast('{}' as date [])))
+        array_prepend(originals.business_date, coalesce(refund_totals.refund_dates, cast('{}' as date[])))
             as dependency_dates,
         cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from originals

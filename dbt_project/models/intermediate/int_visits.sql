@@ -240,7 +240,7 @@ final as (
         visits.dept_codg,
         visits.prac_codg,
         visits.main_dise_codg,
-        coalesce(diagnosis_lists.diag_codes, cast('{}' as text [])) as diag_codes,
+        coalesce(diagnosis_lists.diag_codes, cast('{}' as text[])) as diag_codes,
         cast(coalesce(settlement_totals.fund_amount, 0) as numeric(16, 2)) as fund_amount,
         cast(coalesce(settlement_totals.medfee_amount, 0) as numeric(16, 2)) as medfee_amount,
         cast(coalesce(settlement_totals.settlement_count, 0) as integer) as settlement_count,
@@ -250,12 +250,13 @@ final as (
         -- the folder dates this row was computed from (own, diagnoses',
         -- settlements', the sale's lines)
         array(
-            select distinct unnest(
-                visits.line_dates
-                || coalesce(diagnosis_dates.diag_dates, cast('{}' as date []))
-                || coalesce(settlement_totals.setl_dates, cast('{}' as date []))
-            )
-            order by 1
+            select distinct
+                unnest(
+                    visits.line_dates
+                    || coalesce(diagnosis_dates.diag_dates, cast('{}' as date[]))
+                    || coalesce(settlement_totals.setl_dates, cast('{}' as date[]))
+                ) as dependency_date
+            order by dependency_date
         ) as dependency_dates,
         cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from visits

@@ -20,7 +20,9 @@
     'rule_r15_outside_agreement',
     'rule_r16_unregistered_prescriber',
 ] %}
-{%- set previous = load_relation(this) if execute else none %}
+{#- the previous build, when there is one, to keep first-detection times
+    (guarded so that linters rendering without dbt see no relation) -#}
+{%- set previous = load_relation(this) if (execute is defined and execute and load_relation is defined) else none %}
 
 with
 
@@ -66,9 +68,9 @@ final as (
         ke.amount,
         ke.evidence,
         {% if previous is not none -%}
-            coalesce(pr.detected_at, cast('{{ run_started_at }}' as timestamptz)) as detected_at
+            coalesce(pr.detected_at, now()) as detected_at
         {%- else -%}
-            cast('{{ run_started_at }}' as timestamptz) as detected_at
+            now() as detected_at
         {%- endif %}
     from keyed as ke
     {% if previous is not none -%}

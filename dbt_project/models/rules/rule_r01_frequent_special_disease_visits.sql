@@ -2,7 +2,9 @@
 -- Person-period rule: default thresholds only (no hosp_lv override).
 with
 
-rc as ({{ rule_catalogue('R01') }}),
+rc as (
+    {{ rule_catalogue('R01') }}
+),
 
 visits as (
     select

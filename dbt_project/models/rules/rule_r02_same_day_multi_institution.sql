@@ -3,7 +3,9 @@
 -- Person-period rule: default threshold only (no hosp_lv override).
 with
 
-rc as ({{ rule_catalogue('R02') }}),
+rc as (
+    {{ rule_catalogue('R02') }}
+),
 
 visits as (
     select

@@ -3,7 +3,9 @@
 -- Person-period rule: default threshold only (no hosp_lv override).
 with
 
-rc as ({{ rule_catalogue('R03') }}),
+rc as (
+    {{ rule_catalogue('R03') }}
+),
 
 sales as (
     select

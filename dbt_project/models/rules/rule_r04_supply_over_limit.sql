@@ -3,9 +3,13 @@
 -- for med_type 14/41, per the institution's hosp_lv. Inpatient lines are exempt.
 with
 
-rc as ({{ rule_catalogue('R04') }}),
+rc as (
+    {{ rule_catalogue('R04') }}
+),
 
-ov as ({{ rule_overrides('R04') }}),
+ov as (
+    {{ rule_overrides('R04') }}
+),
 
 drug_lines as (
     select lf.*

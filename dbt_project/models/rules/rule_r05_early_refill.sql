@@ -3,9 +3,13 @@
 -- (d1 < d2, any institution, inpatient lines included).
 with
 
-rc as ({{ rule_catalogue('R05') }}),
+rc as (
+    {{ rule_catalogue('R05') }}
+),
 
-ov as ({{ rule_overrides('R05') }}),
+ov as (
+    {{ rule_overrides('R05') }}
+),
 
 drug_lines as (
     select

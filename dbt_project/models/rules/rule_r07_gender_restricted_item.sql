@@ -2,7 +2,9 @@
 -- date) differs from the person's gend (as of the fee date).
 with
 
-rc as ({{ rule_catalogue('R07') }}),
+rc as (
+    {{ rule_catalogue('R07') }}
+),
 
 suspects as (
     select

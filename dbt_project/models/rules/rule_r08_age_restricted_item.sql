@@ -2,7 +2,9 @@
 -- fee date is below lmt_age_min or above lmt_age_max (item as of the fee date).
 with
 
-rc as ({{ rule_catalogue('R08') }}),
+rc as (
+    {{ rule_catalogue('R08') }}
+),
 
 aged_lines as (
     select

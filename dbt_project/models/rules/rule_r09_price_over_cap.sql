@@ -2,7 +2,9 @@
 -- fee date); the amount is the excess times the net quantity.
 with
 
-rc as ({{ rule_catalogue('R09') }}),
+rc as (
+    {{ rule_catalogue('R09') }}
+),
 
 suspects as (
     select

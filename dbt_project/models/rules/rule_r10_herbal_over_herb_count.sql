@@ -4,9 +4,13 @@
 -- prescription date or a diagnosis starting with C in one of its visits.
 with
 
-rc as ({{ rule_catalogue('R10') }}),
+rc as (
+    {{ rule_catalogue('R10') }}
+),
 
-ov as ({{ rule_overrides('R10') }}),
+ov as (
+    {{ rule_overrides('R10') }}
+),
 
 herb_lines as (
     select lf.*
@@ -34,7 +38,7 @@ prescriptions as (
 flagged as (
     select
         pr.*,
-        exists (
+        exists(
             select 1
             from {{ ref('dim_special_disease_registration') }} as reg
             where
@@ -43,7 +47,7 @@ flagged as (
                 and {{ rule_as_of('reg', 'pr.business_date') }}
                 and {{ rule_is_active('reg', 'pr.business_date') }}
         ) as has_tumor_registration,
-        exists (
+        exists(
             select 1
             from {{ ref('int_visits') }} as vi
             cross join unnest(vi.diag_codes) as dg (code)

@@ -3,7 +3,9 @@
 -- order) is kept, every later one is a suspect.
 with
 
-rc as ({{ rule_catalogue('R11') }}),
+rc as (
+    {{ rule_catalogue('R11') }}
+),
 
 ranked as (
     select

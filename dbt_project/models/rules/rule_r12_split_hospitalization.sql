@@ -4,9 +4,13 @@
 -- days and both share the 3-character main-diagnosis category.
 with
 
-rc as ({{ rule_catalogue('R12') }}),
+rc as (
+    {{ rule_catalogue('R12') }}
+),
 
-ov as ({{ rule_overrides('R12') }}),
+ov as (
+    {{ rule_overrides('R12') }}
+),
 
 stays as (
     select st.*

@@ -3,7 +3,9 @@
 -- one of the person's inpatient stays, at any institution.
 with
 
-rc as ({{ rule_catalogue('R13') }}),
+rc as (
+    {{ rule_catalogue('R13') }}
+),
 
 matches as (
     select

@@ -3,7 +3,9 @@
 -- version as of the fee date.
 with
 
-rc as ({{ rule_catalogue('R14') }}),
+rc as (
+    {{ rule_catalogue('R14') }}
+),
 
 deaths as (
     select

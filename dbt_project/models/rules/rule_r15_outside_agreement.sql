@@ -3,7 +3,9 @@
 -- date) on the visit date; an institution absent from the catalogue has none.
 with
 
-rc as ({{ rule_catalogue('R15') }}),
+rc as (
+    {{ rule_catalogue('R15') }}
+),
 
 visits as (
     select

@@ -3,7 +3,9 @@
 -- practitioner version valid on the fee date.
 with
 
-rc as ({{ rule_catalogue('R16') }}),
+rc as (
+    {{ rule_catalogue('R16') }}
+),
 
 judged as (
     select
