@@ -114,6 +114,9 @@ class CeleryCluster:
                 # A private queue: other Celery users of the same Redis never see our tasks.
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+                # Workers call the api-server for every task state change; on a busy
+                # machine its answers exceed the 5 s default and tasks fail.
+                "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
                 "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
                 "AIRFLOW_API_HOST": "127.0.0.1",
                 "AIRFLOW_API_PORT": str(self.api_port),

@@ -271,12 +271,9 @@ class _KindLoad:
             row_sql = checks.row_checks_sql(k, self.raw, self.bad, self.badv, failing)
             if row_sql:
                 self.conn.execute(row_sql)
-            self.conn.execute(f"ANALYZE {self.bad}")
-            self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
             if k.name in checks.FEE_KINDS:
                 self.conn.execute(f"ANALYZE {self.bad}")
                 self.conn.execute(checks.refund_checks_sql(k, self.raw, self.bad, d))
-            self.conn.execute(f"ANALYZE {self.bad}")
             date_col = "business_date" if k.section == "daily" else "snapshot_date"
             dlit = checks.lit(d.isoformat())
             self.conn.execute(
@@ -284,23 +281,45 @@ class _KindLoad:
                 f"CONSTRAINT {partition_name(k, d)}_date_check CHECK ({date_col} = {dlit}::date))"
             )
             casts = ", ".join(checks.cast_sql("r." + c, t) for c, t in k.columns.items())
-            cur = self.conn.execute(
+            insert = (
                 f"INSERT INTO {self.new} ({date_col}, {', '.join(k.columns)}, source_file, source_line, load_id)"
                 f" SELECT {dlit}::date, {casts}, f.file_name, (r.rid - f.first_rid + 2)::integer, {self.load_id}"
                 f" FROM {self.raw} AS r JOIN {self.files_t} AS f ON f.file_no = r.file_no"
                 f" WHERE NOT EXISTS (SELECT 1 FROM {self.bad} AS b WHERE b.rid = r.rid)"
             )
+            if k.section == "daily":
+                # The partition's unique key index is needed anyway (refund look-ups, dbt joins); building
+                # it is also the duplicate check of the clean case. Only when it fails do we look for the
+                # duplicates row by row and insert again without them.
+                cur = self.conn.execute(insert)
+                try:
+                    with self.conn.transaction():
+                        self.conn.execute(
+                            f"CREATE UNIQUE INDEX ON {self.new} (business_date, {', '.join(key_index_columns(k))})"
+                        )
+                except psycopg.errors.UniqueViolation:
+                    self.conn.execute(f"TRUNCATE {self.new}")
+                    self.conn.execute(f"ANALYZE {self.bad}")
+                    self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
+                    cur = self.conn.execute(insert)
+                    self.conn.execute(
+                        f"CREATE UNIQUE INDEX ON {self.new} (business_date, {', '.join(key_index_columns(k))})"
+                    )
+            else:
+                self.conn.execute(f"ANALYZE {self.bad}")
+                self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
+                cur = self.conn.execute(insert)
             self.result.rows_loaded = cur.rowcount
+            no_bad = "" if self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {self.bad})").fetchone()[0] else " LIMIT 0"
+            self.conn.execute(f"ANALYZE {self.bad}")
             self.conn.execute(
                 f"CREATE UNLOGGED TABLE {self.q} AS SELECT {self.load_id}::bigint AS load_id, {dlit}::date"
                 f" AS business_date, {checks.lit(k.name)}::text AS kind, f.file_name,"
                 f" (r.rid - f.first_rid + 2)::integer AS line_no, {checks.raw_row_json_sql(k)} AS raw_row,"
                 f" b.reason FROM {self.bad} AS b JOIN {self.raw} AS r ON r.rid = b.rid"
-                f" JOIN {self.files_t} AS f ON f.file_no = r.file_no"
+                f" JOIN {self.files_t} AS f ON f.file_no = r.file_no{no_bad}"
             )
-            if k.section == "daily":
-                self.conn.execute(f"CREATE INDEX ON {self.new} ({', '.join(key_index_columns(k))})")
-            self.conn.execute(f"ANALYZE {self.new}")
+            # no ANALYZE of the new partition here: autovacuum does it after the insert, off the load's clock
             q_counts = dict(self.conn.execute(
                 f"SELECT file_name, count(*) FROM {self.q} GROUP BY 1"
             ).fetchall())

@@ -82,7 +82,7 @@ META_EXTRA_DDL = [
 
 
 def key_index_name(kind: Kind) -> str:
-    return f"{kind.name}_key_idx"
+    return f"{kind.name}_delivery_key_uq"
 
 
 def key_index_columns(kind: Kind) -> tuple[str, ...]:
@@ -101,9 +101,13 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         for kind in KINDS.values():
             conn.execute(staging_table_ddl(kind))
             if kind.section == "daily":
-                # partitioned index: a new partition brings an equivalent index and ATTACH adopts it
+                # partitioned unique index on (business_date, delivery key): a key is unique within a
+                # delivery; a new partition brings an equivalent index and ATTACH adopts it
                 cols = ", ".join(key_index_columns(kind))
-                conn.execute(f"CREATE INDEX IF NOT EXISTS {key_index_name(kind)} ON {kind.table} ({cols})")
+                conn.execute(f"DROP INDEX IF EXISTS staging.{kind.name}_key_idx")  # pre-release non-unique one
+                conn.execute(
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {key_index_name(kind)} ON {kind.table} (business_date, {cols})"
+                )
             else:
                 conn.execute(
                     f"CREATE INDEX IF NOT EXISTS {kind.name}_snapshot_idx ON {kind.table} (snapshot_date)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import multiprocessing
 import random
 import sys
 import time
@@ -22,7 +23,6 @@ from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
-from ingestion.contract import KINDS
 from synthetic import catalog
 from synthetic.oracle import GT_COLUMNS, _q
 from synthetic.writer import CsvSink, FileStyle, fmt, write_manifest
@@ -56,11 +56,14 @@ class People:
         self.birthdays = [b if (b.month, b.day) != (2, 29) else b - dt.timedelta(days=1) for b in self.birthdays]
         self.names = [rng.choice(catalog.SURNAMES) + "".join(rng.choice(catalog.GIVEN) for _ in range(rng.choice((1, 2))))
                       for _ in range(20000)]
-        self.prefix_sum: dict[tuple[str, int], int] = {}
+        self.iso = [b.isoformat() for b in self.birthdays]
+        # certno prefix (region + birthday) and its weighted sum, per (region, birthday)
+        self.prefix: dict[tuple[str, int], tuple[str, int]] = {}
         for region in catalog.REGIONS:
             for bi, b in enumerate(self.birthdays):
-                s = f"{region}{b:%Y%m%d}"
-                self.prefix_sum[(region, bi)] = sum(int(d) * w for d, w in zip(s, WEIGHTS[:14], strict=True))
+                pre = f"{region}{b:%Y%m%d}"
+                self.prefix[(region, bi)] = (pre, sum(int(d) * w for d, w in zip(pre, WEIGHTS[:14], strict=True)))
+        self.seq_sum = [(f"{q:03d}", (q // 100) * 8 + ((q // 10) % 10) * 4 + (q % 10) * 2) for q in range(1000)]
 
     @staticmethod
     def mix(i: int) -> int:
@@ -71,18 +74,30 @@ class People:
         return ("1" if h & 1 else "2"), (h >> 3) % len(self.birthdays), catalog.REGIONS[(h >> 20) % len(catalog.REGIONS)]
 
     def row(self, i: int) -> list[str]:
-        gend, bi, region = self.attrs(i)
-        h = self.mix(i)
-        seq = ((h >> 9) % 500) * 2 + (1 if gend == "1" else 0)
-        s3 = f"{seq:03d}"
-        total = self.prefix_sum[(region, bi)] + int(s3[0]) * 4 + int(s3[1]) * 2 + int(s3[2])
-        certno = f"{region}{self.birthdays[bi]:%Y%m%d}{s3}{'10X98765432'[total % 11]}"
-        ins = "310" if h % 5 < 3 else "390"
-        return [f"33020{i:015d}", certno, self.names[h % len(self.names)], gend, self.birthdays[bi].isoformat(), ins,
-                ("11", "21", "31")[h % 3], region, ""]
+        h = (i * 2654435761 + 12345) & 0xFFFFFFFF
+        gend = "1" if h & 1 else "2"
+        bi = (h >> 3) % len(self.birthdays)
+        region = catalog.REGIONS[(h >> 20) % len(catalog.REGIONS)]
+        pre, psum = self.prefix[(region, bi)]
+        s3, ssum = self.seq_sum[((h >> 9) % 500) * 2 + (h & 1)]
+        return [f"33020{i:015d}", f"{pre}{s3}{'10X98765432'[(psum + ssum) % 11]}", self.names[h % 20000], gend,
+                self.iso[bi], "310" if h % 5 < 3 else "390", ("11", "21", "31")[h % 3], region, ""]
 
     def insutype(self, i: int) -> str:
         return "310" if self.mix(i) % 5 < 3 else "390"
+
+
+def _write_psn(path: Path, style: FileStyle, people: People, n: int, send, t0: float, quiet: bool) -> None:  # noqa: ANN001
+    sink = CsvSink(path, style)
+
+    def rows():  # noqa: ANN202
+        for i in range(1, n + 1):
+            yield people.row(i)
+            if i % 1_000_000 == 0:
+                _log(f"  ref_psn {i:,}/{n:,} ({time.time() - t0:.0f}s)", quiet)
+
+    sink.write_tuples(rows())
+    send.send(sink.close())
 
 
 def generate_city(out: Path, start: dt.date, days: int, seed: int, encoding: str, quiet: bool = False,
@@ -94,7 +109,7 @@ def generate_city(out: Path, start: dt.date, days: int, seed: int, encoding: str
     t0 = time.time()
     p = {**CITY, **(params or {})}
     rng = random.Random(seed)
-    people = People(rng, start)
+    people = People(random.Random(seed * 7919 + 1), start)
     day = start.isoformat()
     ref_date = start - dt.timedelta(days=31)  # predates the earliest admission (stays last <= 30 days)
     ref = out / "reference" / ref_date.isoformat()
@@ -164,32 +179,27 @@ def generate_city(out: Path, start: dt.date, days: int, seed: int, encoding: str
             pharmacies.append((code, phs))
     entries += [s_inst.close(), s_prac.close()]
 
-    s_psn = sink(ref, "ref_psn")
-    s_psn.style.columns = list(KINDS["ref_psn"].columns)
-    s_reg = sink(ref, "ref_psn_special_dise")
+    # ref_psn (3 million rows) is written by a forked child while this process writes the day
+    psn_style = FileStyle(rng, encoding, "ref_psn", vary=False)
     n = p["persons"]
-
-    def psn_rows():  # noqa: ANN202
-        for i in range(1, n + 1):
-            yield people.row(i)
-            if i % 500_000 == 0:
-                _log(f"  ref_psn {i:,}/{n:,} ({time.time() - t0:.0f}s)", quiet)
-
-    s_psn.write_tuples(psn_rows())
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_write_psn, args=(ref / "ref_psn.csv", psn_style, people, n, send, t0, quiet))
+    child.start()
+    s_reg = sink(ref, "ref_psn_special_dise")
     for i in range(1, n + 1, 20):  # 5% registered; nobody here is planted for R01/R03
         t = ("DIABETES", "HYPERTENSION", "TUMOR", "HEMIPLEGIA", "DIALYSIS")[i % 5]
         s_reg.write({"psn_no": f"33020{i:015d}", "dise_type": t, "dise_codg": catalog.SPECIAL_DISEASES[t][0],
                      "begn_date": "2022-01-01", "end_date": ""})
-    entries += [s_psn.close(), s_reg.close()]
-    write_manifest(ref, ref_date, entries)
-    _log(f"reference written ({time.time() - t0:.0f}s)", quiet)
+    entries.append(s_reg.close())
+    _log(f"reference catalogues written, ref_psn in a child process ({time.time() - t0:.0f}s)", quiet)
 
     # ---- the day -----------------------------------------------------------------------------
     folder = out / "daily" / day
     folder.mkdir(parents=True, exist_ok=True)
     s_md = sink(folder, "his_mdtrt", vary=True)
     s_dg = sink(folder, "his_diag")
-    s_fd = sink(folder, "his_feedetail")
+    s_fd = sink(folder, "his_feedetail")  # contract column order: line() builds rows in that order
     s_ps = sink(folder, "pharmacy_sales")
     s_st = sink(folder, "setl")
     cols = {k: s.style.columns for k, s in (("his_mdtrt", s_md), ("his_diag", s_dg), ("his_feedetail", s_fd),
@@ -247,14 +257,15 @@ def generate_city(out: Path, start: dt.date, days: int, seed: int, encoding: str
         sn += 1
         pc = price[code] if pric is None else pric
         amt = cnt * pc
-        d = {"feedetl_sn": f"{sn:012d}", "init_feedetl_sn": "", "mdtrt_id": mdtrt, "psn_no": psn,
-             "fixmedins_code": inst, "med_type": mt, "fee_ocur_time": when, "med_list_codg": code,
-             "medins_list_codg": code[-8:], "list_type": list_type[code], "cnt": str(cnt),
-             "pric": price_s[code] if pric is None else _yuan(pric), "det_item_fee_sumamt": _yuan(amt),
-             "bilg_dept_codg": dept, "bilg_dept_name": dname, "bilg_dr_codg": dr, "bilg_dr_name": "",
-             "rxno": rx, "prd_days": prd, "hosp_appr_flag": "0"}
-        rows.append([d[c] if c in d else "" for c in colset])
+        rows.append([f"{sn:012d}", "", mdtrt, psn, inst, mt, when, code, code[-8:], list_type[code], str(cnt),
+                     price_s[code] if pric is None else _yuan(pric), amt_s.get(amt) or _amt(amt), dept, dname, dr, "", rx, prd, "0"])
         return amt
+
+    amt_s: dict[int, str] = {}
+
+    def _amt(c: int) -> str:
+        amt_s[c] = _yuan(c)  # few distinct cnt x price products: format each once
+        return amt_s[c]
 
     def plant(rule: str, inst: str, mdtrt: str, amount: Fraction | int) -> None:
         row = {c: "" for c in GT_COLUMNS}
@@ -313,7 +324,7 @@ def generate_city(out: Path, start: dt.date, days: int, seed: int, encoding: str
         when = f"{day} {times[rint(len(times))]}"
         total = line(fee_rows, fee_cols, mdtrt, psn, inst, "11", when, services[0], 1, dc, dn, dr, "", "")
         rx = f"RX{mdseq:010d}"
-        nd = 1 + rint(3)
+        nd = 2 + rint(3)
         start_i = rint(len(drugs))
         planted = k % plant_every == plant_every // 2 and len(gt) < 3 * p["plants_per_rule"]
         for j in range(nd):
@@ -374,6 +385,11 @@ def generate_city(out: Path, start: dt.date, days: int, seed: int, encoding: str
     counters = Counter({"stays": p["stays"], "his_mdtrt": s_md.rows, "his_diag": s_dg.rows, "his_feedetail": s_fd.rows,
                      "pharmacy_sales": s_ps.rows, "setl": s_st.rows})
     write_manifest(folder, day, [s_md.close(), s_dg.close(), s_fd.close(), s_ps.close(), s_st.close()])
+    entries.append(recv.recv())
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"ref_psn writer failed with exit code {child.exitcode}")
+    write_manifest(ref, ref_date, entries)
     gt_dir = out / "ground_truth"
     gt_dir.mkdir(parents=True, exist_ok=True)
     with open(gt_dir / "violations.csv", "w", newline="", encoding="utf-8") as fh:

@@ -147,6 +147,8 @@ class World:
                 name = f"{name},东院"  # a comma: the field must be quoted
         else:
             name = f"{rname}惠民大药房{n}号店"
+            if n % 9 == 4:
+                name = f"{name}\n(24小时营业)"  # a quoted line break inside a field (RFC 4180)
         inst = Institution(code, name, kind, hosp_lv, region)
         self.institutions[code] = inst
         self.rows0["ref_medins"][code] = {

@@ -103,6 +103,7 @@ _SH_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Z][A-Z0-9_]*)=", re.M)
 _DBT_READ = re.compile(r"""env_var\(\s*['"]([A-Z][A-Z0-9_]*)['"]""")
 
 
+@cache
 def env_vars_read() -> dict[str, set[str]]:
     """Every environment variable the repository's Python, shell and dbt files read -> where."""
     found: dict[str, set[str]] = {}
@@ -356,6 +357,16 @@ def test_entry_scripts_refuse_bad_calls_with_usage() -> None:
     # a shared component never falls back to Airflow's private SQLite file
     done = run_script(str(ENTRYPOINTS / "airflow.sh"), "scheduler")
     assert done.returncode == 64 and "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in done.stderr
+
+
+def test_superset_entry_script_checks_its_virtualenv_and_settings() -> None:
+    done = run_script(str(ENTRYPOINTS / "superset.sh"), "web")
+    if not (REPO_ROOT / ".venv-superset" / "bin" / "python").exists():
+        assert done.returncode == 69 and "no virtualenv" in done.stderr, done.stderr
+        return
+    assert done.returncode == 64 and "SUPERSET_META_URL" in done.stderr, done.stderr
+    done = run_script(str(ENTRYPOINTS / "superset.sh"), "health", "beat", env={"VAR_DIR": "/nonexistent"})
+    assert done.returncode != 0
 
 
 def test_entry_scripts_run_outside_docker(tmp_path: Path) -> None:

@@ -26,11 +26,14 @@ from warehouse.config import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 START = date(2024, 1, 1)
-DAYS_KEPT = 3  # the generator needs >= 28 days; the DAG run sees the first few
-RUN_DATE = date(2024, 1, DAYS_KEPT)
+# The generator needs >= 28 days; the DAG run sees three of them (loads cost seconds each),
+# days that, with this seed, carry planted suspects of institutions.
+SEED = 42
+FIRST_DAY, RUN_DATE = date(2024, 1, 7), date(2024, 1, 9)
+DAYS_KEPT = (RUN_DATE - FIRST_DAY).days + 1
 SMALL = {"hospitals": 8, "pharmacies": 4, "persons": 1500,
          "per_day": {"outpatient": 60, "pharmacy": 15, "stays": 3}}
-BROKEN_DAY, BROKEN_KIND = "2024-01-02", "his_feedetail"
+BROKEN_DAY, BROKEN_KIND = "2024-01-08", "his_feedetail"
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +41,9 @@ def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic.generate import generate
 
     out = tmp_path_factory.mktemp("landing")
-    generate(out, START, 28, seed=7, encoding="mix", params=SMALL, quiet=True)
+    generate(out, START, 28, seed=SEED, encoding="mix", params=SMALL, quiet=True)
     for d in (out / "daily").iterdir():
-        if date.fromisoformat(d.name) > RUN_DATE:
+        if not FIRST_DAY <= date.fromisoformat(d.name) <= RUN_DATE:
             shutil.rmtree(d)
     return out
 
@@ -123,7 +126,7 @@ def test_clean_run_populates_every_layer_and_exports(clean_run, landing: Path) -
     expected_deliveries = len(discover(landing, up_to=RUN_DATE, pending_only=False))
     with psycopg.connect(url) as conn:
         sc = staging_counts(conn)
-        assert {d for _, d in sc} == {f"2024-01-0{i}" for i in range(1, DAYS_KEPT + 1)}
+        assert {d for _, d in sc} == {f"2024-01-0{i}" for i in range(FIRST_DAY.day, RUN_DATE.day + 1)}
         assert count(conn, "staging.ref_med_list") > 0
         for rel in ("stg.stg_his_feedetail", "catalogue.dim_med_list", "catalogue.dim_institution",
                     "intermediate.int_fee_lines", "intermediate.int_visits", "marts.fct_violations"):

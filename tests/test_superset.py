@@ -15,6 +15,7 @@ import email.policy
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -76,7 +77,7 @@ def _last_json(out: str) -> Any:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _build_marts(url: str, tmp: Path) -> str:
+def _build_marts(url: str, tmp: Path) -> None:
     """A small real warehouse: synthetic deliveries -> ingestion -> dbt build -> database security.
 
     SUPERSET_TEST_WAREHOUSE_URL names an already built warehouse instead (e.g. the demo's), to
@@ -84,14 +85,20 @@ def _build_marts(url: str, tmp: Path) -> str:
     env = {**os.environ, "WAREHOUSE_URL": url, "PYTHONPATH": str(REPO), "LANDING_DIR": str(tmp / "landing"),
            "VAR_DIR": str(tmp / "var"), "GX_ANALYTICS_ENABLED": "false"}
     py = str(REPO / ".venv" / "bin" / "python")
-    # Two months (for month-on-month) in a few days of deliveries.
-    _run([py, "-m", "synthetic", "generate", "--out", str(tmp / "landing"), "--start", "2024-01-29",
-          "--days", "5", "--seed", "11", "--quiet"], env)
-    _run([py, "-m", "ingestion", "load", "--pending"], env)
+    landing = tmp / "landing"
+    # The demo generator plants a month of suspects (it needs >= 28 days); loading every day would
+    # take minutes, so only the first reference snapshot and four days around a month end are
+    # loaded (two months: month-on-month figures exist).
+    _run([py, "-m", "synthetic", "generate", "--out", str(landing), "--start", "2024-01-01", "--days", "33",
+          "--seed", "7", "--encoding", "utf8", "--quiet"], env)
+    first_ref = min(p.name for p in (landing / "reference").iterdir())
+    _run([py, "-m", "ingestion", "load", "--landing", str(landing), "--date", first_ref, "--reference"], env)
+    for day in ("2024-01-30", "2024-01-31", "2024-02-01", "2024-02-02"):
+        _run([py, "-m", "ingestion", "load", "--landing", str(landing), "--date", day], env)
     _run([py, "-m", "pipeline.dbt_cli", "build", "--target-path", f"target_superset_{os.getpid()}",
           "--log-path", f"target_superset_{os.getpid()}/logs"], env, timeout=1200)
     _run([py, "-m", "warehouse.security", "apply"], env)
-    return url
+    shutil.rmtree(REPO / "dbt_project" / f"target_superset_{os.getpid()}", ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +111,11 @@ def stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     wh_url = given or create_database(server_url, "mfm_superset_wh")
     meta_url = create_database(server_url, "superset_meta_test")
     procs: list[subprocess.Popen] = []
+    log = open(tmp / "web.log", "w")  # noqa: SIM115 (closed in finally)
     try:
-        source = "given" if given else _build_marts(wh_url, tmp)
+        source = "given" if given else "pipeline"
+        if not given:
+            _build_marts(wh_url, tmp)
         t_marts = time.monotonic()
         with psycopg.connect(wh_url) as conn:
             # demo logins for the two hospitals with the most suspects (the access test needs rows)
@@ -142,7 +152,6 @@ def stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         procs.append(subprocess.Popen(
             [str(SPY), "-m", "superset_assets.smtp_sink", "--port", str(smtp_port), "--dir", str(mail_dir)],
             env=env, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        log = open(tmp / "web.log", "w")  # noqa: SIM115 (closed in finally)
         procs.append(subprocess.Popen(
             [str(VENV / "bin" / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4", "--timeout", "180",
              "-b", f"127.0.0.1:{port}", "superset.app:create_app()"],
@@ -167,6 +176,7 @@ def stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield {"base": base, "env": env, "wh_url": wh_url, "first": first, "second": second, "mail_dir": mail_dir,
                "source": source, "timings": timings}
     finally:
+        log.close()
         for p in reversed(procs):
             try:
                 os.killpg(p.pid, signal.SIGTERM)
@@ -293,7 +303,7 @@ def test_hospital_sees_only_its_rows_in_data_and_downloads(stack: dict[str, Any]
         own = conn.execute("SELECT count(*) FROM marts.mart_hospital_violations WHERE fixmedins_code = %s",
                            (code,)).fetchone()[0]
         assert 0 < own < total, "need rows of this and other institutions"
-        own_visits = {r[0] for r in conn.execute(
+        own_visits = {r[0] or "" for r in conn.execute(
             "SELECT mdtrt_id FROM marts.mart_hospital_violations WHERE fixmedins_code = %s", (code,))}
         for key in ("own_by_rule", "own_detail"):
             chart = specs.CHART_BY_KEY[key]

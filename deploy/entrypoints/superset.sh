@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Entry point of every Superset component, in a container and on a plain server:
 #
-#   deploy/entrypoints/superset.sh init     migrate the metadata DB, admin user, roles, then deploy
-#                                           the dashboards (python -m superset_assets.deploy deploy)
+#   deploy/entrypoints/superset.sh init     migrate the metadata DB, then deploy admin, dashboards,
+#                                           roles, RLS, reports (python -m superset_assets.deploy deploy)
 #   deploy/entrypoints/superset.sh web      gunicorn on SUPERSET_HOST:SUPERSET_PORT
 #   deploy/entrypoints/superset.sh worker   Celery worker (alerts & reports, async queries)
 #   deploy/entrypoints/superset.sh beat     Celery beat (the reports scheduler)
@@ -18,6 +18,7 @@ mfm_venv="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.venv-superset"
 
 export SUPERSET_CONFIG_PATH="${SUPERSET_CONFIG_PATH:-${MFM_ROOT}/superset_assets/superset_config.py}"
 export FLASK_APP=superset
+export SCARF_ANALYTICS=false
 celery_app="superset.tasks.celery_app:app"
 
 component="${1:-}"
@@ -29,12 +30,10 @@ fi
 
 case "${component}" in
   init)
+    # deploy.py upserts the admin (SUPERSET_ADMIN_USER) with this password:
+    # its demo default must never reach a server.
     mfm_require SUPERSET_ADMIN_PASSWORD
     superset db upgrade
-    # create-admin leaves an existing user alone, so a re-run is harmless.
-    superset fab create-admin --username "${SUPERSET_ADMIN_USER:-admin}" \
-      --password "${SUPERSET_ADMIN_PASSWORD}" --firstname Superset --lastname Admin \
-      --email "${SUPERSET_ADMIN_EMAIL:-admin@localhost}"
     superset init
     exec python -m superset_assets.deploy deploy
     ;;

@@ -52,7 +52,7 @@ institution_names as (
         fixmedins_code,
         fixmedins_name
     from {{ ref('dim_institution') }}
-    order by fixmedins_code, valid_from desc
+    order by fixmedins_code asc, valid_from desc
 ),
 {%- endif %}
 

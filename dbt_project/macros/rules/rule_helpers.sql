@@ -136,3 +136,12 @@
     cast(null as text) as feedetl_sn,
     cast(null as text) as rxno
 {%- endmacro %}
+
+{#- The current relation of the model being built, or none on its first
+    build (and outside dbt's execute phase, e.g. when a linter renders). -#}
+{% macro rule_previous_relation() -%}
+    {%- if execute -%}
+        {{ return(load_relation(this)) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}

@@ -20,9 +20,8 @@
     'rule_r15_outside_agreement',
     'rule_r16_unregistered_prescriber',
 ] %}
-{#- the previous build, when there is one, to keep first-detection times
-    (guarded so that linters rendering without dbt see no relation) -#}
-{%- set previous = load_relation(this) if (execute is defined and execute and load_relation is defined) else none %}
+{#- the previous build, when there is one, keeps first-detection times -#}
+{%- set previous = rule_previous_relation() %}
 
 with
 
@@ -49,6 +48,20 @@ keyed as (
     inner join {{ ref('audit_rules') }} as ar on ar.code = un.rule_code
 ),
 
+previous_detections as (
+    {% if previous is not none -%}
+        select
+            pv.violation_id,
+            pv.detected_at
+        from {{ previous }} as pv
+    {%- else -%}
+        select
+            cast(null as text) as violation_id,
+            cast(null as timestamptz) as detected_at
+        where false
+    {%- endif %}
+),
+
 final as (
     select
         ke.violation_id,
@@ -67,15 +80,9 @@ final as (
         ke.rxno,
         ke.amount,
         ke.evidence,
-        {% if previous is not none -%}
-            coalesce(pr.detected_at, now()) as detected_at
-        {%- else -%}
-            now() as detected_at
-        {%- endif %}
+        coalesce(pd.detected_at, now()) as detected_at
     from keyed as ke
-    {% if previous is not none -%}
-        left join {{ previous }} as pr on pr.violation_id = ke.violation_id
-    {%- endif %}
+    left join previous_detections as pd on pd.violation_id = ke.violation_id
 )
 
 select * from final

@@ -33,7 +33,7 @@ persons as (
         certno,
         psn_name
     from {{ ref('dim_person') }}
-    order by psn_no, valid_from desc
+    order by psn_no asc, valid_from desc
 ),
 
 evidence_text as (
@@ -41,9 +41,10 @@ evidence_text as (
         v.violation_id,
         string_agg(e.key || ': ' || e.value, '; ' order by e.key) as evidence_text
     from violations as v
-    cross join lateral jsonb_each_text(
-        case when jsonb_typeof(v.evidence) = 'object' then v.evidence else '{}'::jsonb end
-    ) as e
+    cross join
+        lateral jsonb_each_text(
+            case when jsonb_typeof(v.evidence) = 'object' then v.evidence else '{}'::jsonb end
+        ) as e
     group by v.violation_id
 ),
 

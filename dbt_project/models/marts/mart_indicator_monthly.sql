@@ -44,7 +44,7 @@ visit_agg as (
         stat_month,
         grouping({{ keys | join(', ') }}) as grouping_id,
         {%- for k in keys %}
-        {{ k }} as g_{{ k }},
+            {{ k }} as g_{{ k }},
         {%- endfor %}
         concat_ws('|', {% for k in keys %}coalesce({{ k }}, ''){% if not loop.last %}, {% endif %}{% endfor %}) as join_key,
         -- an institution's attributes for the institution/department/physician slices
@@ -66,7 +66,7 @@ visit_agg as (
         stat_month,
         grouping sets (
             {%- for name, dkeys in dims %}
-            ({{ dkeys | join(', ') }}){% if not loop.last %},{% endif %}
+                ({{ dkeys | join(', ') }}){% if not loop.last %},{% endif %}
             {%- endfor %}
         )
 ),
@@ -76,7 +76,7 @@ violation_agg as (
         stat_month,
         grouping({{ keys | join(', ') }}) as grouping_id,
         {%- for k in keys %}
-        {{ k }} as g_{{ k }},
+            {{ k }} as g_{{ k }},
         {%- endfor %}
         concat_ws('|', {% for k in keys %}coalesce({{ k }}, ''){% if not loop.last %}, {% endif %}{% endfor %}) as join_key,
         max(fixmedins_type) as g_fixmedins_type,
@@ -95,7 +95,7 @@ violation_agg as (
         stat_month,
         grouping sets (
             {%- for name, dkeys in dims %}
-            ({{ dkeys | join(', ') }}){% if not loop.last %},{% endif %}
+                ({{ dkeys | join(', ') }}){% if not loop.last %},{% endif %}
             {%- endfor %}
         )
 ),
@@ -105,7 +105,7 @@ joined as (
         coalesce(va.stat_month, xa.stat_month) as stat_month,
         coalesce(va.grouping_id, xa.grouping_id) as grouping_id,
         {%- for k in keys %}
-        coalesce(va.g_{{ k }}, xa.g_{{ k }}) as {{ k }},
+            coalesce(va.g_{{ k }}, xa.g_{{ k }}) as {{ k }},
         {%- endfor %}
         coalesce(va.g_fixmedins_type, xa.g_fixmedins_type) as inst_fixmedins_type,
         coalesce(va.g_inst_hosp_lv, xa.g_inst_hosp_lv) as inst_hosp_lv,
@@ -140,7 +140,7 @@ labelled as (
     select
         case grouping_id
             {%- for name, dkeys in dims %}
-            when {{ ns.masks[name] }} then '{{ name }}'
+                when {{ ns.masks[name] }} then '{{ name }}'
             {%- endfor %}
         end as dimension,
         *
@@ -152,7 +152,7 @@ final as (
         dimension,
         case dimension
             {%- for name, dkeys in dims %}
-            when '{{ name }}' then {% if dkeys %}concat_ws('|', {{ dkeys | join(', ') }}){% else %}'ALL'{% endif %}
+                when '{{ name }}' then {% if dkeys %}concat_ws('|', {{ dkeys | join(', ') }}){% else %}'ALL'{% endif %}
             {%- endfor %}
         end as member_key,
         stat_month,
@@ -192,7 +192,7 @@ final as (
     -- suspects without an institution (person-period rules) count city-wide only
     where
         {%- for name, dkeys in dims %}
-        (dimension = '{{ name }}'{% for k in dkeys %} and {{ k }} is not null{% endfor %}){% if not loop.last %} or{% endif %}
+            (dimension = '{{ name }}'{% for k in dkeys %} and {{ k }} is not null{% endfor %}){% if not loop.last %} or{% endif %}
         {%- endfor %}
 )
 

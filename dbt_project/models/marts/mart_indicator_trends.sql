@@ -21,8 +21,8 @@ final as (
     select
         cur.*,
         {%- for i in indicators %}
-        {{ marts_growth('cur.' ~ i.name, 'mom.' ~ i.name) }} as {{ i.name }}_mom,
-        {{ marts_growth('cur.' ~ i.name, 'yoy.' ~ i.name) }} as {{ i.name }}_yoy{% if not loop.last %},{% endif %}
+            {{ marts_growth('cur.' ~ i.name, 'mom.' ~ i.name) }} as {{ i.name }}_mom,
+            {{ marts_growth('cur.' ~ i.name, 'yoy.' ~ i.name) }} as {{ i.name }}_yoy{% if not loop.last %},{% endif %}
         {%- endfor %}
     from monthly as cur
     left join monthly as mom

@@ -23,24 +23,24 @@ trends as (
 
 metric_values as (
     {%- for m in metrics %}
-    select
-        stat_month,
-        dimension,
-        member_key,
-        fixmedins_code,
-        dept_codg,
-        prac_codg,
-        dise_category,
-        psn_no,
-        hosp_lv,
-        admdvs,
-        '{{ m }}' as metric,
-        cast({{ m }} as numeric) as metric_value
-    from trends
-    where {{ m }} is not null
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            stat_month,
+            dimension,
+            member_key,
+            fixmedins_code,
+            dept_codg,
+            prac_codg,
+            dise_category,
+            psn_no,
+            hosp_lv,
+            admdvs,
+            '{{ m }}' as metric,
+            cast({{ m }} as numeric) as metric_value
+        from trends
+        where {{ m }} is not null
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

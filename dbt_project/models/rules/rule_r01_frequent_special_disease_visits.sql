@@ -37,25 +37,30 @@ person_months as (
     from ranked as rk
 ),
 
+dialysis as (
+    select
+        pm.*,
+        exists(
+            select 1
+            from {{ ref('dim_special_disease_registration') }} as reg
+            where
+                reg.psn_no = pm.psn_no
+                and reg.dise_type = 'DIALYSIS'
+                and {{ rule_as_of('reg', 'pm.period_start') }}
+                and {{ rule_is_active('reg', 'pm.period_start') }}
+        ) as is_dialysis
+    from person_months as pm
+),
+
 thresholds as (
     select
-        pm.psn_no,
-        pm.period_start,
-        pm.visit_count,
-        coalesce(dia.is_dialysis, false) as is_dialysis,
-        case when coalesce(dia.is_dialysis, false) then rc.threshold_alt else rc.threshold end as threshold
-    from person_months as pm
+        di.psn_no,
+        di.period_start,
+        di.visit_count,
+        di.is_dialysis,
+        case when di.is_dialysis then rc.threshold_alt else rc.threshold end as threshold
+    from dialysis as di
     cross join rc
-    left join lateral (
-        select true as is_dialysis
-        from {{ ref('dim_special_disease_registration') }} as reg
-        where
-            reg.psn_no = pm.psn_no
-            and reg.dise_type = 'DIALYSIS'
-            and {{ rule_as_of('reg', 'pm.period_start') }}
-            and {{ rule_is_active('reg', 'pm.period_start') }}
-        limit 1
-    ) as dia on true
 ),
 
 suspects as (

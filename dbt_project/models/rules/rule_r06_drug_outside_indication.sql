@@ -27,7 +27,7 @@ restricted_lines as (
 with_diagnoses as (
     select
         rl.*,
-        coalesce(vi.diag_codes, cast('{}' as text [])) as diag_codes
+        coalesce(vi.diag_codes, cast('{}' as text[])) as diag_codes
     from restricted_lines as rl
     left join {{ ref('int_visits') }} as vi
         on vi.mdtrt_id = rl.mdtrt_id and vi.fixmedins_code = rl.fixmedins_code
