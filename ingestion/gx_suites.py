@@ -61,6 +61,13 @@ def _rows(check: str, severity: str, description: str, where: str):
     )
 
 
+def _loose(code_re: str) -> str:
+    """^[HP][0-9]{11}$ -> ^\\s*[HPhp][0-9]{11}\\s*$ (letters either case, blanks around)."""
+    head, rest = code_re[1:].split("]", 1)
+    letters = head[1:]
+    return "^\\s*[" + letters + letters.lower() + "]" + rest[:-1] + "\\s*$"
+
+
 def _common(kind: Kind) -> list:
     ex: list = []
     for c in required_columns(kind):
@@ -70,12 +77,13 @@ def _common(kind: Kind) -> list:
     else:
         ex.append(gxe.ExpectCompoundColumnsToBeUnique(
             column_list=list(kind.key), **_m("unique:" + "+".join(kind.key), CRITICAL)))
+    # same tolerance as the quarantine check (and stg): codes are compared trimmed and upper-cased
     for c in kind.institution_codes:
         ex.append(gxe.ExpectColumnValuesToMatchRegex(
-            column=c, regex=INSTITUTION_CODE_RE, **_m(f"code_shape:{c}", CRITICAL)))
+            column=c, regex=_loose(INSTITUTION_CODE_RE), **_m(f"code_shape:{c}", CRITICAL)))
     for c in kind.practitioner_codes:
         ex.append(gxe.ExpectColumnValuesToMatchRegex(
-            column=c, regex=PRACTITIONER_CODE_RE, **_m(f"code_shape:{c}", CRITICAL)))
+            column=c, regex=_loose(PRACTITIONER_CODE_RE), **_m(f"code_shape:{c}", CRITICAL)))
     for c in kind.columns:
         if c in CODE_TABLES and not (kind.name == "pharmacy_sales" and c == "med_type"):
             ex.append(gxe.ExpectColumnValuesToBeInSet(

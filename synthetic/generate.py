@@ -40,9 +40,12 @@ class Result:
     seconds: float = 0.0
 
 
+_T0 = time.time()
+
+
 def log(msg: str, quiet: bool = False) -> None:
     if not quiet:
-        print(f"[synthetic] {msg}", file=sys.stderr, flush=True)
+        print(f"[synthetic {time.time() - _T0:6.1f}s cpu {time.process_time():6.1f}s] {msg}", file=sys.stderr, flush=True)
 
 
 def _key(row: dict[str, str]) -> tuple[str, ...]:

@@ -345,3 +345,13 @@ def test_malformed_csv_rejects_file(tmp_path: Path, db_url: str) -> None:
     (r,) = load_folder(tmp_path, "daily", D1, conn_url=db_url)
     assert r.status == "rejected"
     assert r.error.startswith("his_mdtrt.csv: malformed CSV: unterminated CSV quoted field")
+
+
+def test_codes_compared_trimmed_and_upper_cased(tmp_path: Path, db_url: str) -> None:
+    # stg trims and upper-cases codes; arrival checks (quarantine and GX) accept what stg will fix
+    write_delivery(tmp_path, "daily", D1, {"his_feedetail.csv": [fee_line("F1", fix=" h33020300001",
+                                                                          dr="d330203000001 ")]})
+    (r,) = load_folder(tmp_path, "daily", D1, conn_url=db_url)
+    assert r.status == "loaded" and r.rows_quarantined == 0, r.error
+    assert q(db_url, "SELECT fixmedins_code, bilg_dr_codg FROM staging.his_feedetail") == [
+        (" h33020300001", "d330203000001 ")]

@@ -57,7 +57,7 @@ def _delivery(tmp_path: Path) -> None:
     write_delivery(tmp_path, "daily", D1, {"his_feedetail.csv": lines})
 
 
-@pytest.mark.parametrize("phase", ["after_copy", "before_commit"])
+@pytest.mark.parametrize("phase", ["after_copy", pytest.param("before_commit", marks=pytest.mark.slow)])
 def test_kill_9_mid_load_leaves_nothing_visible(tmp_path: Path, db_url: str, phase: str) -> None:
     _delivery(tmp_path)
     proc = _cli(["load", "--landing", str(tmp_path), "--date", "2024-03-01"], db_url,
@@ -74,6 +74,7 @@ def test_kill_9_mid_load_leaves_nothing_visible(tmp_path: Path, db_url: str, pha
     assert q(db_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'load'") == [(0,)]
 
 
+@pytest.mark.slow  # a fresh process imports Great Expectations (~10 s)
 def test_cli_load_and_exit_codes(tmp_path: Path, db_url: str) -> None:
     write_delivery(tmp_path, "daily", D1, {"his_feedetail.csv": [fee_line("F1")], "setl.csv": [settlement("S1")]},
                    manifest_override={"setl.csv": {"rows": 5}})

@@ -60,24 +60,27 @@
     (select coalesce(max(load_id), 0) from {{ source('meta', 'load_log') }})
 {%- endmacro %}
 
-{#- Fee lines: dates of the original lines that refunds delivered in a changed folder reverse. -#}
+{#- Fee lines: dates of the original lines that refunds delivered in a changed
+    folder reverse. Originals of earlier folders are already in the model
+    (looked up through its (fixmedins_code, mdtrt_id) index); those of changed
+    folders are refreshed anyway. -#}
 {% macro fee_lines_touched_dates() %}
     {%- for line_source in ['his_feedetail', 'pharmacy_sales'] %}
     select original.business_date
     from {{ ref('stg_' ~ line_source) }} as refund
-    inner join {{ ref('stg_' ~ line_source) }} as original
+    inner join {{ this }} as original
         on
-            refund.fixmedins_code = original.fixmedins_code
+            original.line_source = '{{ 'his' if line_source == 'his_feedetail' else 'pharmacy' }}'
+            and refund.fixmedins_code = original.fixmedins_code
             and refund.mdtrt_id = original.mdtrt_id
             and refund.init_feedetl_sn = original.feedetl_sn
-            and not original.is_refund
     where refund.is_refund and refund.business_date in (select business_date from changed_dates)
     {% if not loop.last %}union{% endif %}
     {%- endfor %}
 {% endmacro %}
 
-{#- Visits: dates of the visits whose settlements, diagnoses or pharmacy lines
-    arrived in a changed folder. -#}
+{#- Visits: dates of the visits (already in the model) whose settlements,
+    diagnoses or pharmacy lines arrived in a changed folder. -#}
 {% macro visits_touched_dates() %}
     with changed_mdtrt as (
         select fixmedins_code, mdtrt_id from {{ ref('stg_setl') }}
@@ -87,24 +90,17 @@
         where business_date in (select business_date from changed_dates)
     ),
     changed_diag as (
-        select mdtrt_id from {{ ref('stg_his_diag') }}
+        select distinct mdtrt_id from {{ ref('stg_his_diag') }}
         where business_date in (select business_date from changed_dates)
     )
-    select his.business_date
-    from {{ ref('stg_his_mdtrt') }} as his
-    where
-        exists (
-            select 1 from changed_mdtrt
-            where changed_mdtrt.mdtrt_id = his.mdtrt_id and changed_mdtrt.fixmedins_code = his.fixmedins_code
-        )
-        or exists (select 1 from changed_diag where changed_diag.mdtrt_id = his.mdtrt_id)
-    union
-    select min(sale.business_date)
-    from {{ ref('stg_pharmacy_sales') }} as sale
+    select visit.business_date
+    from {{ this }} as visit
     inner join changed_mdtrt
-        on sale.mdtrt_id = changed_mdtrt.mdtrt_id and sale.fixmedins_code = changed_mdtrt.fixmedins_code
-    where not sale.is_refund
-    group by sale.fixmedins_code, sale.mdtrt_id
+        on visit.fixmedins_code = changed_mdtrt.fixmedins_code and visit.mdtrt_id = changed_mdtrt.mdtrt_id
+    union
+    select visit.business_date
+    from {{ this }} as visit
+    inner join changed_diag on visit.mdtrt_id = changed_diag.mdtrt_id
 {% endmacro %}
 
 {#- Rows delivered on or after the earliest refreshed date (refunds and

@@ -109,7 +109,9 @@ diagnoses as (
         diag.diag_srt_no,
         diag.business_date
     from {{ ref('stg_his_diag') }} as diag
-    inner join his_visits on diag.mdtrt_id = his_visits.mdtrt_id
+    inner join his_visits
+        on diag.mdtrt_id = his_visits.mdtrt_id and diag.business_date >= his_visits.business_date
+    where true {{ refresh_dates_lower_bound('int_visit_refresh_dates', 'diag.business_date') }}
 
 ),
 
@@ -173,7 +175,12 @@ settlements as (
         setl.business_date
     from {{ ref('stg_setl') }} as setl
     inner join visits
-        on setl.fixmedins_code = visits.fixmedins_code and setl.mdtrt_id = visits.mdtrt_id
+        on
+            setl.fixmedins_code = visits.fixmedins_code
+            and setl.mdtrt_id = visits.mdtrt_id
+            -- settlements come with the visit or later (reversals): extracts.md
+            and setl.business_date >= visits.business_date
+    where true {{ refresh_dates_lower_bound('int_visit_refresh_dates', 'setl.business_date') }}
 
 ),
 
