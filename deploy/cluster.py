@@ -130,9 +130,10 @@ class CeleryCluster:
         return env
 
     # --- processes -------------------------------------------------------
-    def run(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        """One foreground airflow.sh command (init, airflow CLI ...), bounded by timeout."""
-        done = run_bounded(["bash", str(AIRFLOW_SH), *args], self.env(), timeout)
+    def run(self, *args: str, timeout: float = 180, env: Mapping[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        """One foreground airflow.sh command (init, health, airflow CLI ...), bounded by timeout."""
+        done = run_bounded(["bash", str(AIRFLOW_SH), *args], {**self.env(), **(env or {})}, timeout)
         if done.returncode != 0:
             raise RuntimeError(f"airflow.sh {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
         return done

@@ -9,7 +9,6 @@ misses (`near`); generate.py checks the oracle finds exactly the expected keys.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import random
 from decimal import Decimal
@@ -426,7 +425,7 @@ class Plants:
         h, h2 = self.h2[0], self.h2[1]
         p = self.person()
         self._stay(p, h, 1, 4)
-        self.exp_visit("R12", self._stay(p, h, 19, 22))  # gap 15 = N: "0 to N days" includes N itself
+        self.exp_visit("R12", self._stay(p, h, 19, 22))  # gap 15: "0 to N days" includes N itself
         p = self.person()
         self._stay(p, h, 1, 4)
         v = self._stay(p, h, 20, 23)
@@ -537,6 +536,3 @@ class Plants:
         b.refund_and_resettle(v, fl, 1, self.t(27, 9))
         self.miss("R16", "line without prescriber, fully refunded", **self._lk(fl))
 
-
-def month_days(d: dt.date) -> int:
-    return calendar.monthrange(d.year, d.month)[1]

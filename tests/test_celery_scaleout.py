@@ -7,6 +7,8 @@ the Redis on 127.0.0.1:6379 (broker, on a private queue) and a fresh
 metadata database (also the Celery result backend). The run's mapped load
 tasks must have run on both workers, and the warehouse it produced must
 equal the one `airflow dags test` produces from the same landing folder.
+The compose healthchecks (`airflow.sh health ...`) are run against the live
+components too.
 """
 
 from __future__ import annotations
@@ -145,6 +147,10 @@ def test_two_celery_workers_share_the_loads_and_match_a_single_process_run(
         state = cluster.wait_for_run("daily_monitoring", run_id, timeout=1200)
         scaled_seconds = time.monotonic() - t0
         tis = cluster.task_instances("daily_monitoring", run_id)
+        # the compose healthchecks, run here against live components
+        cluster.run("health", "api-server")
+        cluster.run("health", "scheduler")
+        cluster.run("health", "celery-worker", env={"AIRFLOW_WORKER_NAME": "worker2"})
 
     report = "\n".join(f"{t['task_id']} [{t['map_index']}] {t['state']} on {t['hostname']}" for t in tis)
     assert state == "success", report

@@ -390,3 +390,24 @@ def test_city_scale_streams_a_clean_contract_day(tmp_path: Path) -> None:
             assert line["bilg_dr_codg"] == ""
         if g["rule_code"] == "R04":
             assert int(line["prd_days"]) > 7
+
+
+def test_generation_check_refuses_unclean_background() -> None:
+    """generate() fails loudly when the oracle finds a suspect nobody planted, or misses a planted one."""
+    from types import SimpleNamespace
+
+    from synthetic.generate import GenerationError, _check
+    from synthetic.oracle import GT_COLUMNS
+
+    gt = [{**{c: "" for c in GT_COLUMNS}, "rule_code": f"R{i:02d}", "psn_no": "P1", "period_start": "2024-01-01",
+           "mdtrt_id": f"M{i}", "fixmedins_code": "H33020300001", "feedetl_sn": f"{i:012d}", "rxno": "RX1",
+           "amount": "1.00"} for i in range(1, 17)]
+    planted = [{k: r[k] for k in ("rule_code", "psn_no", "period_start", "mdtrt_id", "fixmedins_code",
+                                  "feedetl_sn", "rxno")} for r in gt]
+    _check(gt, SimpleNamespace(expected=planted, near=[]))
+    with pytest.raises(GenerationError, match="unplanned"):
+        _check(gt, SimpleNamespace(expected=planted[1:], near=[]))
+    with pytest.raises(GenerationError, match="not found"):
+        _check(gt[1:], SimpleNamespace(expected=planted, near=[]))
+    with pytest.raises(GenerationError, match="near misses"):
+        _check(gt, SimpleNamespace(expected=planted, near=[{**planted[0], "note": "x"}]))
