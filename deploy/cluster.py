@@ -263,7 +263,10 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 
 
 def main() -> None:
-    """Run one DAG on a local Celery cluster and print its task instances (figures for docs/scaling.md)."""
+    """Run one DAG on a local Celery cluster and print its task instances (figures for docs/scaling.md).
+
+    The tasks use the caller's WAREHOUSE_URL and LANDING_DIR; the metadata DB is a fresh one, dropped after.
+    """
     from warehouse.embedded import resolve_warehouse_url
     from warehouse.testing import create_database, drop_database
 
@@ -286,6 +289,8 @@ def main() -> None:
         dags_folder=args.dags_folder,
         workers=tuple(f"worker{i + 1}" for i in range(args.workers)),
         worker_concurrency=args.concurrency,
+        # only the triggered run: no catch-up runs from the DAG's start date
+        extra_env={"AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP": "0"},
     )
     try:
         with cluster:

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.contract import KINDS, REFERENCE_KINDS
+from ingestion.contract import REFERENCE_KINDS
 from synthetic.background import Background
 from synthetic.builder import Builder
 from synthetic.oracle import GT_COLUMNS, Oracle
@@ -220,4 +220,4 @@ def _write_truth(out: Path, gt: list[dict[str, str]], plants: Plants) -> None:
                                         encoding="utf-8")
 
 
-__all__ = ["generate", "grain_key", "GenerationError", "Result", "KINDS"]
+__all__ = ["generate", "grain_key", "GenerationError", "Result"]

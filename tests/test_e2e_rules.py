@@ -111,3 +111,23 @@ def test_rebuild_keeps_ids_and_amounts(e2e: tuple[Path, str]) -> None:
     assert res.success
     with psycopg.connect(url) as conn:
         assert conn.execute(query).fetchall() == before
+
+
+def test_corrected_deliveries_remove_and_create_suspects(e2e: tuple[Path, str]) -> None:
+    # runs last: re-delivers two past folders (the generator rewrites its
+    # ground truth to match), loads them and rebuilds incrementally
+    from ingestion.loader import load_pending
+    from synthetic.corrections import correction_create_case, correction_remove_case
+
+    landing, url = e2e
+    removed = correction_remove_case(landing)
+    created = correction_create_case(landing)
+    assert removed.removed and created.added
+    load_pending(landing, conn_url=url)
+    res = run_dbt(["run", "--select", "+fct_violations", *DBT_PRIVATE], warehouse_url=url)
+    assert res.success
+    found = found_suspects(url)
+    gone = removed.removed[0]
+    assert (gone["rule_code"], *(gone[c] for c in GRAIN[gone["rule_code"]])) not in found
+    mismatches = compare(ground_truth(landing), found)
+    assert not mismatches, f"after corrections: {dict(mismatches)}"

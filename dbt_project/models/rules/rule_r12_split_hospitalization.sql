@@ -36,7 +36,7 @@ paired as (
             and p.fixmedins_code = st.fixmedins_code
             and p.mdtrt_id <> st.mdtrt_id
             and p.discharge_date <= st.admission_date
-        order by p.discharge_date desc, p.admission_date desc, p.mdtrt_id desc
+        order by p.discharge_date desc, p.end_time desc nulls last, p.admission_date desc, p.mdtrt_id desc
         limit 1
     ) as pv on true
 ),
