@@ -13,6 +13,9 @@ log = logging.getLogger(__name__)
 # Everything the reference catalogue feeds: the catalogue models, every model
 # downstream of them (rules, marts) and the parents those need (`@` operator).
 REFERENCE_SELECTOR = "@path:models/catalogue"
+# With a partial selection, only run tests whose every parent is selected (a relationships test
+# towards an unselected model would read a relation this build did not make).
+PARTIAL_ARGS = ("--indirect-selection", "cautious")
 
 
 class DbtBuildFailed(RuntimeError):
@@ -24,7 +27,7 @@ def build(select: Sequence[str] | None = None, warehouse_url: str | None = None,
     """Run `dbt build` (models, seeds and tests, in DAG order); return counts by status."""
     args = ["build"]
     if select:
-        args += ["--select", *select]
+        args += ["--select", *select, *PARTIAL_ARGS]
     args += list(extra_args)
     log.info("dbt %s", " ".join(args))
     res = run_dbt(args, warehouse_url)

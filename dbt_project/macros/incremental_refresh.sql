@@ -17,15 +17,12 @@
     {%- if is_incremental() -%}
         drop table if exists {{ temp_table }};
         create temporary table {{ temp_table }} on commit drop as
-        with watermark as (
-            select coalesce(max(built_through_load_id), 0) as load_id from {{ this }}
-        ),
-        changed_dates as (
+        with changed_dates as materialized (
             select distinct load_log.business_date
             from {{ source('meta', 'load_log') }} as load_log
-            cross join watermark
             where
-                load_log.load_id > watermark.load_id
+                -- a scalar subquery: evaluated once, through the watermark index
+                load_log.load_id > (select coalesce(max(built_through_load_id), 0) from {{ this }})
                 and load_log.section = 'daily'
                 and load_log.kind in ({% for kind in kinds %}'{{ kind }}'{% if not loop.last %}, {% endif %}{% endfor %})
         ),
@@ -51,7 +48,8 @@
 {#- The filter the model's SQL applies to its driving rows. -#}
 {% macro refresh_dates_filter(temp_table, column='business_date') -%}
     {%- if is_incremental() -%}
-        and {{ column }} in (select business_date from {{ temp_table }})
+        -- = any(array(...)) is an init plan: PostgreSQL prunes the other partitions at run time
+        and {{ column }} = any(array(select business_date from {{ temp_table }}))
     {%- endif -%}
 {%- endmacro %}
 

@@ -11,6 +11,7 @@
         {'columns': ['fee_date']},
         {'columns': ['med_list_codg']},
         {'columns': ['dependency_dates'], 'type': 'gin'},
+        {'columns': ['built_through_load_id']},
     ]
 ) }}
 

@@ -10,6 +10,7 @@
         {'columns': ['fixmedins_code', 'mdtrt_id']},
         {'columns': ['visit_date']},
         {'columns': ['dependency_dates'], 'type': 'gin'},
+        {'columns': ['built_through_load_id']},
     ]
 ) }}
 
