@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := false
 export XDG_RUNTIME_DIR ?= /tmp
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv lock demo test lint pytest warehouse-start warehouse-stop generate load pipeline dbt-build dbt-docs bench clean
+.PHONY: help venv lock demo test test-all lint pytest warehouse-start warehouse-stop generate load pipeline dbt-build dbt-docs bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -51,11 +51,18 @@ lint: venv ## ruff + sqlfluff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --processes 2
 
+PYTEST_MARKS ?= not slow and not superset
 pytest: venv
-	@set +e; $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@set +e; $(PY) -m pytest $(if $(PYTEST_MARKS),-m "$(PYTEST_MARKS)") $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
-test: venv lint pytest ## the whole suite (lint, pytest incl. dbt and Airflow tests)
+# `make test` is what CI runs: lint + every test not marked slow/superset.
+# `make test-all` adds the end-to-end tiers (pipeline e2e, rules vs ground truth,
+# marts/security, Celery scale-out, Superset in a browser); see docs/testing.md.
+test: venv lint pytest ## lint + the fast suite (what .ci/run runs)
+
+test-all: venv lint ## everything, incl. slow end-to-end and Superset browser tests
+	$(MAKE) pytest PYTEST_MARKS=""
 
 dbt-docs: venv ## generate dbt docs into dbt_project/target (browse: make dbt-docs-serve)
 	$(PY) -m pipeline.dbt_cli docs generate
