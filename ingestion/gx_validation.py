@@ -1,11 +1,13 @@
 """Running a kind's expectation suite over the candidate partition (load.new_<id>).
 
-The suites are read from the GX file context under expectations/ (written by
-ingestion.gx_suites). The run itself happens in an ephemeral context so
-concurrent loads never rewrite great_expectations.yml: a postgres datasource on
-the warehouse, a table asset on the scratch table, one checkpoint per
-kind-load with an UpdateDataDocsAction writing to settings().data_docs_dir.
-All metrics are SQL in PostgreSQL; only failing examples (<= 20) come back.
+The suites are the versioned GX JSON under expectations/ (written by
+ingestion.gx_suites). Normally they are evaluated as SQL by ingestion.gx_sql
+(no GX import: a load costs well under a second of fixed time); a suite
+holding an expectation gx_sql does not know runs through a GX checkpoint in a
+process-wide ephemeral context (postgres datasource, table asset on the view)
+instead. Either way every metric is computed by PostgreSQL and only failing
+examples (<= 20) come back. Data Docs are built separately, once per pipeline
+run (ingestion.gx_docs.build_data_docs), from meta.validation_results.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import psycopg.rows
 
+from ingestion import gx_sql
 from ingestion.contract import Kind
-from warehouse.config import settings
 
 log = logging.getLogger("ingestion.gx")
 _LOCK = threading.Lock()
@@ -53,15 +56,20 @@ class Outcome:
 
 def _sqlalchemy_url(url: str) -> str:
     # psycopg (3) driver: installed with the loader and understands the same URLs incl. ?host=<socket dir>
-    if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
-    if url.startswith("postgres://"):
-        return "postgresql+psycopg://" + url[len("postgres://"):]
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg://" + url[len(scheme):]
+    # GX validates the URL and wants a host; the embedded server's socket URL has none
+    # (postgresql://postgres:@/postgres?host=<dir>). libpq lets ?host= override it.
+    parts = urlsplit(url)
+    if not parts.hostname and "host=" in parts.query:
+        userinfo = parts.netloc.rpartition("@")[0]
+        url = urlunsplit(parts._replace(netloc=f"{userinfo}@localhost" if userinfo else "localhost"))
     return url
 
 
 def _context():
-    """Process-wide ephemeral context with the versioned suites and the Data Docs site."""
+    """Process-wide ephemeral context holding the versioned suites (GX fallback engine only)."""
     if "ctx" in _STATE:
         return _STATE["ctx"]
     import great_expectations as gx
@@ -71,16 +79,6 @@ def _context():
 
     files = file_context()
     ctx = gx.get_context(mode="ephemeral")
-    docs_dir = settings().data_docs_dir
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    ctx.add_data_docs_site(
-        site_name="medwatch_arrival",
-        site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        },
-    )
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
     suites = {}
     for s in files.suites.all():
@@ -112,36 +110,58 @@ def volume_band(conn: psycopg.Connection, kind: Kind, business_date: date) -> tu
 
 def violation_checks(kind: Kind) -> dict[str, str]:
     """check column -> violation SQL, from the versioned suite's meta."""
-    from ingestion.gx_suites import suite_name
-
-    _context()
     out = {}
-    for e in _STATE["suites"][suite_name(kind)].expectations:
-        sql = (e.meta or {}).get("violation_sql")
-        if sql:
-            out[e.column] = sql
+    for e in gx_sql.load_suite(kind)["expectations"]:
+        cc = gx_sql.check_column(e)
+        if cc:
+            out[cc[0]] = cc[1]
     return out
 
 
 def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind: Kind,
-                   business_date: date, load_id: int) -> list[Outcome]:
-    """Run the kind's suite on `table` (schema-qualified) through one checkpoint; return every outcome.
+                   business_date: date, load_id: int, engine: str = "auto") -> list[Outcome]:
+    """Run the kind's suite on `table` (schema-qualified); return every outcome, in suite order.
 
-    Pass 1 (BOOLEAN_ONLY) is all bundled aggregates; only when something fails is the
-    failing subset re-run with SUMMARY for counts and examples.
+    engine "auto": SQL (ingestion.gx_sql) when it evaluates every expectation of the suite, else a GX
+    checkpoint; "gx" forces the checkpoint (tests compare both). Data Docs are not built here
+    (ingestion.gx_docs.build_data_docs, once per pipeline run, from meta.validation_results).
     """
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
-    from ingestion.gx_suites import suite_name
-
     vmin, vmax = volume_band(conn, kind, business_date)
+    params = {"volume_min": vmin, "volume_max": vmax}
     view = f"load.gxv_{load_id}"
+    cols = "".join(f", coalesce(({sql}), false) AS {c}" for c, sql in violation_checks(kind).items())
+    conn.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT t.*{cols} FROM {table} AS t")
+    try:
+        evaluated = gx_sql.evaluate(conn, view, kind, params) if engine == "auto" else None
+        if evaluated is None:
+            return _validate_with_gx(conn, conn_url, view, kind, business_date, load_id, params)
+        return [_outcome_sql(ev, conn, view, kind) for ev in evaluated]
+    finally:
+        conn.execute(f"DROP VIEW IF EXISTS {view}")
+
+
+def _outcome_sql(ev: gx_sql.Evaluated, conn: psycopg.Connection, view: str, kind: Kind) -> Outcome:
+    e = ev.expectation
+    meta = e.get("meta") or {}
+    examples = list(ev.examples or [])
+    cc = gx_sql.check_column(e)
+    if not ev.success and cc:
+        examples = _failing_rows(conn, view, cc[0], cc[1], kind)
+    details = {k: v for k, v in ev.result.items() if k not in ("unexpected_count", "partial_unexpected_list")}
+    return Outcome(
+        name=meta.get("check", e["type"]), severity=meta.get("severity", "critical"), success=ev.success,
+        expectation_type=e["type"], unexpected_count=ev.unexpected_count, examples=examples[:20],
+        details=details,
+    )
+
+
+def _validate_with_gx(conn: psycopg.Connection, conn_url: str, view: str, kind: Kind, business_date: date,
+                      load_id: int, params: dict) -> list[Outcome]:
+    """The suite through one GX checkpoint on the view (BOOLEAN_ONLY, failing subset re-run with SUMMARY)."""
+    import great_expectations as gx
+
     with _LOCK:  # the GX context is not thread-safe
         ctx = _context()
-        chk = violation_checks(kind)
-        cols = "".join(f", coalesce(({sql}), false) AS {c}" for c, sql in chk.items())
-        conn.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT t.*{cols} FROM {table} AS t")
         dss = _STATE["datasources"]
         if conn_url not in dss:
             dss[conn_url] = ctx.data_sources.add_postgres(
@@ -150,14 +170,12 @@ def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind:
         ds = dss[conn_url]
         asset_name = f"{kind.name}_{business_date:%Y%m%d}_{load_id}"
         asset = ds.add_table_asset(name=asset_name, table_name=view.split(".")[1], schema_name="load")
-        suite = _STATE["suites"][suite_name(kind)]
-        params = {"volume_min": vmin, "volume_max": vmax}
+        suite = _STATE["suites"][gx_sql.suite_name(kind)]
         try:
             bd = asset.add_batch_definition_whole_table("candidate")
             vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=asset_name, data=bd, suite=suite))
             cp = ctx.checkpoints.add(gx.Checkpoint(
-                name=asset_name, validation_definitions=[vd],
-                actions=[UpdateDataDocsAction(name="data_docs", site_names=["medwatch_arrival"])],
+                name=asset_name, validation_definitions=[vd], actions=[],
                 result_format={"result_format": "BOOLEAN_ONLY"},
             ))
             res = cp.run(expectation_parameters=params)
@@ -166,7 +184,7 @@ def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind:
             detail = {}
             if failed:
                 detail = _rerun_failed(ctx, bd, asset_name, failed, params)
-            out = [_outcome(r, detail.get(_cfg_key(r.expectation_config)), conn, view, kind) for r in results]
+            return [_outcome(r, detail.get(_cfg_key(r.expectation_config)), conn, view, kind) for r in results]
         finally:
             for remove in (lambda: ctx.checkpoints.delete(asset_name),
                            lambda: ctx.validation_definitions.delete(asset_name),
@@ -177,8 +195,6 @@ def validate_table(*, conn: psycopg.Connection, conn_url: str, table: str, kind:
                     remove()
                 except Exception:  # noqa: BLE001 - bookkeeping of the in-memory context only
                     pass
-            conn.execute(f"DROP VIEW IF EXISTS {view}")
-    return out
 
 
 def _cfg_key(cfg) -> str:

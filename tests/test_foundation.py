@@ -73,3 +73,30 @@ def test_embedded_postgres_starts_twice_and_stops(tmp_path: Path) -> None:
         psycopg.connect(url, connect_timeout=3)
     again = subprocess.run([*env_cmd, "stop"], env=env, capture_output=True, text=True, check=True)
     assert "not running" in again.stderr
+
+
+def test_embedded_warehouse_loads_and_validates_a_delivery(tmp_path: Path) -> None:
+    """The demo's warehouse is the embedded server on a Unix socket: the loader and GX must both reach it."""
+    from datetime import date
+
+    from ingestion.fixtures import fee_line, settlement, visit, write_delivery
+    from ingestion.loader import load_folder
+    from warehouse import embedded
+
+    day = date(2024, 3, 1)
+    write_delivery(tmp_path / "landing", "daily", day, {
+        "his_mdtrt.csv": [visit("M1")],
+        "his_feedetail.csv": [fee_line("F1", "M1"), fee_line("F2", "M1")],
+        "setl.csv": [settlement("S1", "M1")],
+    })
+    url = embedded.start(tmp_path / "pg")
+    try:
+        assert "host=" in url and "@/" in url  # socket URL, no TCP host
+        results = load_folder(tmp_path / "landing", "daily", day, conn_url=url)
+        assert {r.kind: r.status for r in results} == {"his_mdtrt": "loaded", "his_feedetail": "loaded",
+                                                       "setl": "loaded"}, [r.error for r in results]
+        with psycopg.connect(url) as conn:
+            validated = conn.execute("SELECT count(DISTINCT kind) FROM meta.validation_results").fetchone()[0]
+        assert validated == 3
+    finally:
+        embedded.stop(tmp_path / "pg")

@@ -355,3 +355,28 @@ def test_codes_compared_trimmed_and_upper_cased(tmp_path: Path, db_url: str) -> 
     assert r.status == "loaded" and r.rows_quarantined == 0, r.error
     assert q(db_url, "SELECT fixmedins_code, bilg_dr_codg FROM staging.his_feedetail") == [
         (" h33020300001", "d330203000001 ")]
+
+
+def test_refund_waiting_for_a_rejected_original_is_readmitted_when_it_arrives(tmp_path: Path, db_url: str) -> None:
+    """Day 1's fee file is rejected (manifest disagrees), day 2 refunds one of its lines: the refund waits in
+    quarantine; when day 1 is re-delivered the refund loads too, and the warehouse equals an in-order load."""
+    write_delivery(tmp_path, "daily", D1, {"his_feedetail.csv": [fee_line("F1", "M1"), fee_line("F2", "M1")]},
+                   manifest_override={"his_feedetail.csv": {"rows": 5}})
+    refund = fee_line("F9", "M1", init="F1", cnt="-2", day="2024-03-02")
+    write_delivery(tmp_path, "daily", D2, {"his_feedetail.csv": [refund, fee_line("F3", "M3", day="2024-03-02")]})
+    first = load_pending(tmp_path, conn_url=db_url)
+    assert [r.status for r in first] == ["rejected", "loaded"]
+    assert q(db_url, "SELECT business_date, line_no, reason FROM meta.quarantine") == [
+        (D2, 2, "refund points at nothing: init_feedetl_sn F1 has no line with that feedetl_sn"
+                " for fixmedins_code H33020300001 and mdtrt_id M1")]
+
+    write_delivery(tmp_path, "daily", D1, {"his_feedetail.csv": [fee_line("F1", "M1"), fee_line("F2", "M1")]})
+    again = load_pending(tmp_path, conn_url=db_url)
+    assert [(r.business_date, r.status) for r in again] == [(D1, "loaded")]
+    assert q(db_url, "SELECT count(*) FROM meta.quarantine") == [(0,)]
+    assert q(db_url, "SELECT business_date, feedetl_sn FROM staging.his_feedetail ORDER BY 1, 2") == [
+        (D1, "F1"), (D1, "F2"), (D2, "F3"), (D2, "F9")]
+    ledger = q(db_url, "SELECT business_date, rows_in_file, rows_loaded, rows_quarantined, status FROM meta.load_log"
+                       " WHERE file_name IS NULL AND status = 'loaded' ORDER BY load_id DESC LIMIT 2")
+    assert sorted(ledger) == [(D1, 2, 2, 0, "loaded"), (D2, 2, 2, 0, "loaded")]
+    assert discover(tmp_path, pending_only=True, conn_url=db_url) == []
