@@ -19,23 +19,25 @@ daily_monitoring. Its dbt step produces the Assets `catalogue` and
 
 from __future__ import annotations
 
-from datetime import date
-
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from pipeline import steps
 from pipeline.airflow_support import (
     CATALOGUE,
     DBT_POOL,
-    HOSPITAL_EXPORTS,
-    LOAD_POOL,
+    LOAD_TASK,
     REFERENCE_SNAPSHOTS,
+    SUMMARY_TASK,
     TIMEOUTS,
     VIOLATIONS,
-    business_date,
-    default_args,
-    start_date,
+    dag_defaults,
+    export_hospital_files,
+    finish_run,
+    load_delivery,
+    pending,
+    permanent,
+    refresh_dashboards,
 )
 from pipeline.dbt_build import REFERENCE_SELECTOR
 from warehouse.config import settings
@@ -47,12 +49,9 @@ from warehouse.config import settings
         timetable=CronTriggerTimetable("0 5 * * *", timezone=settings().business_tz),
         assets=REFERENCE_SNAPSHOTS,
     ),
-    start_date=start_date(),
     catchup=False,  # a snapshot is a full catalogue: only the newest state matters
-    max_active_runs=1,
-    default_args=default_args(),
     doc_md=__doc__,
-    tags=["medwatch", "reference"],
+    **dag_defaults("reference"),
 )
 def reference_refresh():
     @task(
@@ -60,18 +59,11 @@ def reference_refresh():
         doc_md="Reference snapshot kinds up to the run's date never loaded or changed since.",
         execution_timeout=TIMEOUTS["discover"])
     def discover() -> list[dict[str, str]]:
-        return steps.discover(business_date(get_current_context()))["reference"]
+        return pending("reference")
 
-    @task(
-        multiple_outputs=False,
-        doc_md="Load one reference snapshot kind into its staging history table.",
-        pool=LOAD_POOL, execution_timeout=TIMEOUTS["load"], map_index_template="{{ delivery }}")
+    @task(multiple_outputs=False, **LOAD_TASK, doc_md="Load one reference snapshot kind into its staging history table.")
     def load_reference(item: dict) -> dict:
-        get_current_context()["delivery"] = f"{item['date']}/{item['kind']}"
-        try:
-            return steps.load(item)
-        except steps.PermanentFailure as exc:
-            raise AirflowFailException(str(exc)) from exc
+        return load_delivery(item, f"{item['date']}/{item['kind']}")
 
     @task(
         multiple_outputs=False,
@@ -80,45 +72,23 @@ def reference_refresh():
     def rebuild_catalogue_and_rules(found: list[dict]) -> dict:
         if not found:
             raise AirflowSkipException("no new reference snapshot: nothing to rebuild")
-        try:
-            return steps.build([REFERENCE_SELECTOR])
-        except steps.PermanentFailure as exc:
-            raise AirflowFailException(str(exc)) from exc
+        return permanent(steps.build, [REFERENCE_SELECTOR])
 
-    @task(
-        multiple_outputs=False,
-        doc_md="Re-export every month from the earliest new snapshot's to the run's month.",
-        execution_timeout=TIMEOUTS["export"], outlets=[HOSPITAL_EXPORTS])
-    def export_hospital_files(found: list[dict], built: dict) -> list[dict]:
-        dates = [date.fromisoformat(i["date"]) for i in found]
-        return steps.export(dates, business_date(get_current_context()))
-
-    @task(
-        doc_md="Warm Superset's dataset caches (skipped with a log line when SUPERSET_URL is unset).",
-        execution_timeout=TIMEOUTS["dashboards"])
-    def refresh_dashboards(written: list[dict]) -> dict | None:
-        return steps.refresh_dashboards()
-
-    @task(
-        multiple_outputs=False,
-        doc_md="Log and store the run summary (meta.run_summary); fail the run if any step did not succeed.",
-        execution_timeout=TIMEOUTS["summary"], trigger_rule="all_done")
+    @task(multiple_outputs=False, **SUMMARY_TASK)
     def run_summary(found: list[dict] | None, built: dict | None, written: list[dict] | None,
                     dashboards: dict | None) -> dict:
-        ctx = get_current_context()
         if found == []:  # nothing new: nothing was meant to run
             return {"status": "success", "deliveries_loaded": 0}
-        try:
-            return steps.finish("reference_refresh", ctx["run_id"], business_date(ctx), found or [], built,
-                                written, dashboards, discovered=found is not None)
-        except steps.PermanentFailure as exc:
-            raise AirflowFailException(str(exc)) from exc
+        return finish_run("reference_refresh", found or [], built, written, dashboards,
+                          discovered=found is not None)
 
     found = discover()
     loaded = load_reference.expand(item=found)
     built = rebuild_catalogue_and_rules(found)
     loaded >> built
-    written = export_hospital_files(found, built)
+    export = export_hospital_files.override(
+        doc_md="Re-export every month from the earliest new snapshot's to the run's month.")
+    written = export(found, built)
     dashboards = refresh_dashboards(written)
     run_summary(found, built, written, dashboards)
 

@@ -116,6 +116,25 @@ def test_ruff_airflow_rules_clean() -> None:
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+def test_permanent_failures_fail_the_task_without_retry() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline import steps
+    from pipeline.airflow_support import permanent
+
+    def rejected() -> None:
+        raise steps.PermanentFailure("daily/2024-01-03/his_feedetail rejected, nothing of it loaded")
+
+    def connection_lost() -> None:
+        raise ConnectionError("server closed the connection")
+
+    with pytest.raises(AirflowFailException, match="his_feedetail rejected"):
+        permanent(rejected)
+    with pytest.raises(ConnectionError):  # left to the task's retries
+        permanent(connection_lost)
+    assert permanent(lambda n: n + 1, 1) == 2
+
+
 def test_business_date_of_a_run() -> None:
     from pipeline.airflow_support import business_date
 

@@ -104,3 +104,20 @@
 {% macro valid_as_of(alias, date_expression) -%}
     ({{ alias }}.valid_from <= {{ date_expression }} and ({{ alias }}.valid_to is null or {{ date_expression }} < {{ alias }}.valid_to))
 {%- endmacro %}
+
+{#- The surrogate key of a catalogue version: md5 of its key columns and
+    valid_from joined with '|'. alias: the history CTE's, when the model joins. -#}
+{% macro history_sk(key_columns, alias=none) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    md5({% for column in key_columns %}{{ prefix }}{{ column }} || '|' || {% endfor %}cast({{ prefix }}valid_from as text))
+{%- endmacro %}
+
+{#- The version columns every catalogue dimension ends with, from snapshot_history(). -#}
+{% macro history_columns(alias=none) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}version_no,
+    {{ prefix }}valid_from,
+    {{ prefix }}valid_to,
+    {{ prefix }}valid_to is null as is_current,
+    {{ prefix }}is_latest_version
+{%- endmacro %}

@@ -29,9 +29,10 @@
 {%- endmacro %}
 
 {#- Catalogue history: the version of a dim row valid on date d
-    (valid_from inclusive, valid_to exclusive, NULL = still valid). -#}
+    (valid_from inclusive, valid_to exclusive, NULL = still valid);
+    the rules' name for valid_as_of() (macros/snapshot_history.sql). -#}
 {% macro rule_as_of(alias, d) -%}
-    ({{ alias }}.valid_from <= {{ d }} and ({{ alias }}.valid_to is null or {{ d }} < {{ alias }}.valid_to))
+    {{ valid_as_of(alias, d) }}
 {%- endmacro %}
 
 {#- Registration / agreement / practitioner validity: begn_date <= d and

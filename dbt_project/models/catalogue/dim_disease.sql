@@ -13,17 +13,13 @@ with history as (
 final as (
 
     select
-        md5(dise_codg || '|' || cast(valid_from as text)) as disease_sk,
+        {{ history_sk(['dise_codg']) }} as disease_sk,
         dise_codg,
         dise_name,
         chapter,
         -- ICD-10 3-character category: the first 3 characters as delivered (I10.X00 -> I10)
         left(dise_codg, 3) as dise_category,
-        version_no,
-        valid_from,
-        valid_to,
-        valid_to is null as is_current,
-        is_latest_version
+        {{ history_columns() }}
     from history
 
 )

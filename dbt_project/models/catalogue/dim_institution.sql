@@ -13,7 +13,7 @@ with history as (
 final as (
 
     select
-        md5(fixmedins_code || '|' || cast(valid_from as text)) as institution_sk,
+        {{ history_sk(['fixmedins_code']) }} as institution_sk,
         fixmedins_code,
         fixmedins_name,
         fixmedins_type,
@@ -26,11 +26,7 @@ final as (
         admdvs,
         begn_date,
         end_date,
-        version_no,
-        valid_from,
-        valid_to,
-        valid_to is null as is_current,
-        is_latest_version
+        {{ history_columns() }}
     from history
 
 )

@@ -14,7 +14,7 @@ with history as (
 final as (
 
     select
-        md5(med_list_codg || '|' || cast(valid_from as text)) as med_list_sk,
+        {{ history_sk(['med_list_codg']) }} as med_list_sk,
         med_list_codg,
         med_list_name,
         list_type,
@@ -33,11 +33,7 @@ final as (
         end as lmt_dise_prefixes,
         max_days,
         precious_flag,
-        version_no,
-        valid_from,
-        valid_to,
-        valid_to is null as is_current,
-        is_latest_version
+        {{ history_columns() }}
     from history
 
 )

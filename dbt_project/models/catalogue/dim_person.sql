@@ -25,7 +25,7 @@ latest as (
 final as (
 
     select
-        md5(history.psn_no || '|' || cast(history.valid_from as text)) as person_sk,
+        {{ history_sk(['psn_no'], 'history') }} as person_sk,
         history.psn_no,
         history.certno,
         history.psn_name,
@@ -36,11 +36,7 @@ final as (
         history.insu_admdvs,
         history.death_date,
         latest.latest_death_date,
-        history.version_no,
-        history.valid_from,
-        history.valid_to,
-        history.valid_to is null as is_current,
-        history.is_latest_version
+        {{ history_columns('history') }}
     from history
     inner join latest on history.psn_no = latest.psn_no
 

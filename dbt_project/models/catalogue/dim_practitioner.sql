@@ -13,7 +13,7 @@ with history as (
 final as (
 
     select
-        md5(prac_codg || '|' || cast(valid_from as text)) as practitioner_sk,
+        {{ history_sk(['prac_codg']) }} as practitioner_sk,
         prac_codg,
         prac_name,
         prac_type,
@@ -21,11 +21,7 @@ final as (
         dept_codg,
         begn_date,
         end_date,
-        version_no,
-        valid_from,
-        valid_to,
-        valid_to is null as is_current,
-        is_latest_version
+        {{ history_columns() }}
     from history
 
 )

@@ -13,17 +13,13 @@ with history as (
 final as (
 
     select
-        md5(psn_no || '|' || dise_type || '|' || cast(valid_from as text)) as registration_sk,
+        {{ history_sk(['psn_no', 'dise_type']) }} as registration_sk,
         psn_no,
         dise_type,
         dise_codg,
         begn_date,
         end_date,
-        version_no,
-        valid_from,
-        valid_to,
-        valid_to is null as is_current,
-        is_latest_version
+        {{ history_columns() }}
     from history
 
 )

@@ -16,16 +16,7 @@ violations as (
 ),
 
 institutions as (
-    select
-        fixmedins_code,
-        fixmedins_name,
-        fixmedins_type,
-        hosp_lv,
-        admdvs,
-        valid_from,
-        valid_to,
-        row_number() over (partition by fixmedins_code order by valid_from desc) as version_desc
-    from {{ ref('dim_institution') }}
+    {{ marts_institution_versions() }}
 ),
 
 visits as (
@@ -47,10 +38,7 @@ final as (
         cast(date_trunc('month', v.business_date) as date) as stat_month,
         v.period_start,
         v.fixmedins_code,
-        coalesce(i.fixmedins_name, il.fixmedins_name) as fixmedins_name,
-        coalesce(i.fixmedins_type, il.fixmedins_type) as fixmedins_type,
-        coalesce(i.hosp_lv, il.hosp_lv) as hosp_lv,
-        coalesce(i.admdvs, il.admdvs) as admdvs,
+        {{ marts_institution_attributes(['fixmedins_name', 'fixmedins_type', 'hosp_lv', 'admdvs']) }},
         v.dept_codg,
         v.prac_codg,
         v.psn_no,
@@ -65,13 +53,7 @@ final as (
         v.detected_at
     from violations as v
     left join visits as vi on v.mdtrt_id = vi.mdtrt_id
-    left join institutions as i
-        on
-            v.fixmedins_code = i.fixmedins_code
-            and i.valid_from <= v.business_date
-            and (i.valid_to is null or v.business_date < i.valid_to)
-    left join institutions as il
-        on v.fixmedins_code = il.fixmedins_code and il.version_desc = 1
+    {{ marts_join_institution('v', 'v.business_date') }}
 )
 
 select * from final

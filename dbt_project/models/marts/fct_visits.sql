@@ -37,16 +37,7 @@ dated as (
 ),
 
 institutions as (
-    select
-        fixmedins_code,
-        fixmedins_name,
-        fixmedins_type,
-        hosp_lv,
-        admdvs,
-        valid_from,
-        valid_to,
-        row_number() over (partition by fixmedins_code order by valid_from desc) as version_desc
-    from {{ ref('dim_institution') }}
+    {{ marts_institution_versions() }}
 ),
 
 final as (
@@ -59,9 +50,7 @@ final as (
         d.fixmedins_code,
         -- the version valid on the statistics date; an institution that has
         -- left the catalogue keeps its last known attributes
-        coalesce(i.fixmedins_type, il.fixmedins_type) as fixmedins_type,
-        coalesce(i.hosp_lv, il.hosp_lv) as hosp_lv,
-        coalesce(i.admdvs, il.admdvs) as admdvs,
+        {{ marts_institution_attributes(['fixmedins_type', 'hosp_lv', 'admdvs']) }},
         d.dept_codg,
         d.prac_codg,
         d.main_dise_codg,
@@ -82,13 +71,7 @@ final as (
     from dated as d
     left join line_fees as lf
         on d.fixmedins_code = lf.fixmedins_code and d.mdtrt_id = lf.mdtrt_id
-    left join institutions as i
-        on
-            d.fixmedins_code = i.fixmedins_code
-            and i.valid_from <= d.stat_date
-            and (i.valid_to is null or d.stat_date < i.valid_to)
-    left join institutions as il
-        on d.fixmedins_code = il.fixmedins_code and il.version_desc = 1
+    {{ marts_join_institution('d', 'd.stat_date') }}
 )
 
 select * from final

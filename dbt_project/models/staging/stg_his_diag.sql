@@ -12,7 +12,7 @@ final as (
         {{ clean_code('diag_type') }} as diag_type,
         diag_srt_no,
         {{ clean_code('diag_code') }} as diag_code,
-        nullif(trim(diag_name), '') as diag_name,
+        {{ clean_text('diag_name') }} as diag_name,
         {{ clean_code('maindiag_flag') }} as maindiag_flag,
         source_file,
         source_line,

@@ -9,7 +9,7 @@ final as (
     select
         snapshot_date,
         {{ clean_code('dise_codg') }} as dise_codg,
-        nullif(trim(dise_name), '') as dise_name,
+        {{ clean_text('dise_name') }} as dise_name,
         {{ clean_code('chapter') }} as chapter,
         source_file,
         source_line,

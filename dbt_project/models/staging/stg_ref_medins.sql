@@ -9,7 +9,7 @@ final as (
     select
         snapshot_date,
         {{ clean_code('fixmedins_code') }} as fixmedins_code,
-        nullif(trim(fixmedins_name), '') as fixmedins_name,
+        {{ clean_text('fixmedins_name') }} as fixmedins_name,
         {{ clean_code('fixmedins_type') }} as fixmedins_type,
         {{ clean_code('hosp_lv') }} as hosp_lv,
         {{ clean_code('admdvs') }} as admdvs,
