@@ -12,10 +12,13 @@ export GX_ANALYTICS_ENABLED := false
 export XDG_RUNTIME_DIR ?= /tmp
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help venv lock demo test test-all lint pytest warehouse-start warehouse-stop generate load pipeline dbt-build dbt-docs bench clean
+# superset-venv, superset-deploy, superset-up, superset-down, superset-test (docs/superset.md)
+include superset_assets/superset.mk
+
+.PHONY: help venv lock demo test test-fast lint pytest warehouse-start warehouse-stop generate pipeline dbt-docs dbt-docs-serve bench clean
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
 # uv when it is on PATH (fast), plain pip otherwise; both take requirements.lock as constraints.
 $(VENV)/.installed: requirements.txt requirements.lock
@@ -41,31 +44,39 @@ warehouse-stop: venv ## stop the embedded PostgreSQL
 generate: venv ## write DEMO_DAYS days of synthetic deliveries into LANDING_DIR
 	$(PY) -m synthetic generate --out $(LANDING_DIR) --start $(DEMO_START) --days $(DEMO_DAYS) --seed 42 --encoding mix
 
-demo: venv warehouse-start generate pipeline ## set everything up and run the main job on synthetic data
+# Ends with Superset serving the dashboards (it reads as the BI role that security apply creates).
+demo: venv warehouse-start generate pipeline ## set everything up, run the main job on synthetic data, serve Superset
+	$(PY) -m warehouse.security apply
+	@$(MAKE) --no-print-directory superset-up
 	@$(PY) -m pipeline.demo_summary
 
-pipeline: venv ## run the daily_monitoring DAG for the latest complete delivery (airflow dags test)
-	$(PY) -m pipeline.run_local
+pipeline: venv ## run daily_monitoring (airflow dags test) for DATE, default the latest complete delivery
+	$(PY) -m pipeline.run_local $(if $(DATE),--date $(DATE))
 
 lint: venv ## ruff + sqlfluff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/macros --processes 2
 
-PYTEST_MARKS ?= not slow and not superset
+# `make test` is the whole suite and what CI runs: lint, then every test (fast, the
+# end-to-end tiers, Superset in a browser) on both cores; tests that share the one real
+# DAG run are pinned to one worker (xdist_group). `make test-fast` is the inner loop.
+PYTEST_MARKS ?=
+PYTEST_WORKERS ?= 2
 pytest: venv
-	@set +e; $(PY) -m pytest $(if $(PYTEST_MARKS),-m "$(PYTEST_MARKS)") $(PYTEST_ARGS); rc=$$?; \
+	@set +e; $(PY) -m pytest $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup) \
+	  $(if $(PYTEST_MARKS),-m "$(PYTEST_MARKS)") $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
-# `make test` is what CI runs: lint + every test not marked slow/superset.
-# `make test-all` adds the end-to-end tiers (pipeline e2e, rules vs ground truth,
-# marts/security, Celery scale-out, Superset in a browser); see docs/testing.md.
-test: venv lint pytest ## lint + the fast suite (what .ci/run runs)
+test: venv superset-venv lint pytest ## the whole suite: lint + fast + end-to-end + Superset tiers (what .ci/run runs)
 
-test-all: venv lint ## everything, incl. slow end-to-end and Superset browser tests
-	$(MAKE) pytest PYTEST_MARKS=""
+test-fast: venv lint ## lint + the tests not marked slow or superset (minutes)
+	$(MAKE) pytest PYTEST_MARKS="not slow and not superset"
 
-dbt-docs: venv ## generate dbt docs into dbt_project/target (browse: make dbt-docs-serve)
+dbt-docs: venv ## generate dbt docs into dbt_project/target
 	$(PY) -m pipeline.dbt_cli docs generate
+
+dbt-docs-serve: dbt-docs ## browse the dbt docs on http://127.0.0.1:8081
+	$(PY) -m pipeline.dbt_cli docs serve --port 8081 --no-browser
 
 bench: venv ## benchmarks (not part of make test); results under bench/results/
 	$(PY) -m bench.run_all

@@ -40,3 +40,7 @@ def make_db(server_url: str) -> Iterator[Callable[[str], str]]:
 @pytest.fixture
 def db_url(make_db: Callable[[str], str]) -> str:
     return make_db("mfm_test")
+
+
+# The shared DAG run (tests/_dag_run.py): one real `airflow dags test` per session.
+from _dag_run import dag_landing, dag_run  # noqa: E402, F401

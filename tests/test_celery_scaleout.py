@@ -13,8 +13,6 @@ components too.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -22,14 +20,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from _dag_run import DAG_RUN_GROUP, FIRST_DAY, RUN_DATE, DagRun
 
-from deploy.cluster import CeleryCluster, run_bounded
+from deploy.cluster import CeleryCluster
 from warehouse.config import REPO_ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, DAG_RUN_GROUP]
 
-DAYS = ("2024-01-01", "2024-01-02")
-BUSINESS_DATE = DAYS[-1]
+BUSINESS_DATE = RUN_DATE.isoformat()
 LOAD_TASKS = {"load_daily", "load_reference"}
 # Columns whose values depend on timing or on the order loads happened to run in.
 VOLATILE_COLUMNS = {"load_id", "kind_load_id"}
@@ -42,22 +40,6 @@ def _redis_up() -> bool:
             return s.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def small_landing(out: Path) -> Path:
-    """A few days of synthetic deliveries: the reference snapshot and DAYS' daily folders."""
-    from synthetic.generate import generate
-
-    params = {"hospitals": 6, "pharmacies": 3, "persons": 500,
-              "per_day": {"outpatient": 30, "pharmacy": 8, "stays": 2}}
-    generate(out, start=DAYS[0], days=28, seed=11, encoding="mix", quiet=True, params=params)
-    for folder in (out / "daily").iterdir():
-        if folder.name > BUSINESS_DATE:
-            shutil.rmtree(folder)
-    for folder in (out / "reference").iterdir():
-        if folder.name > BUSINESS_DATE:
-            shutil.rmtree(folder)
-    return out
 
 
 def fingerprint(url: str) -> dict[str, tuple[int, str]]:
@@ -94,40 +76,19 @@ def pipeline_env(warehouse_url: str, landing: Path, var_dir: Path) -> dict[str, 
         "WAREHOUSE_URL": warehouse_url,
         "LANDING_DIR": str(landing),
         "VAR_DIR": str(var_dir),
-        "PIPELINE_START_DATE": DAYS[0],
+        "PIPELINE_START_DATE": FIRST_DAY.isoformat(),
         "TASK_RETRIES": "0",
         "DBT_THREADS": "2",
     }
 
 
-def single_process_run(warehouse_url: str, landing: Path, tmp: Path) -> float:
-    """`airflow dags test daily_monitoring BUSINESS_DATE`: every task in one process (SQLite metadata)."""
-    from pipeline.airflow_env import airflow_env
-    from pipeline.run_local import prepare_airflow
-
-    base = dict(os.environ)
-    base.update(pipeline_env(warehouse_url, landing, tmp / "var"))
-    env = airflow_env(warehouse_url, airflow_home=tmp / "airflow", base=base)
-    prepare_airflow(env)
-    t0 = time.monotonic()
-    done = run_bounded(
-        [str(REPO_ROOT / ".venv" / "bin" / "airflow"), "dags", "test", "daily_monitoring", BUSINESS_DATE],
-        env, timeout=1200,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    return time.monotonic() - t0
-
-
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return small_landing(tmp_path_factory.mktemp("landing"))
-
-
 @pytest.mark.skipif(not _redis_up(), reason="needs Redis on 127.0.0.1:6379 (.ci/run starts it)")
 def test_two_celery_workers_share_the_loads_and_match_a_single_process_run(
-    make_db: Callable[[str], str], landing: Path, tmp_path: Path
+    make_db: Callable[[str], str], dag_run: DagRun, tmp_path: Path
 ) -> None:
-    scaled_wh, single_wh, meta = make_db("mfm_scale_wh"), make_db("mfm_single_wh"), make_db("mfm_scale_meta")
+    assert dag_run.returncode == 0, dag_run.output[-3000:]
+    landing = dag_run.landing
+    scaled_wh, meta = make_db("mfm_scale_wh"), make_db("mfm_scale_meta")
     cluster = CeleryCluster(
         meta_url=meta,
         workdir=tmp_path / "cluster",
@@ -155,16 +116,17 @@ def test_two_celery_workers_share_the_loads_and_match_a_single_process_run(
     report = "\n".join(f"{t['task_id']} [{t['map_index']}] {t['state']} on {t['hostname']}" for t in tis)
     assert state == "success", report
     loads = [t for t in tis if t["task_id"] in LOAD_TASKS]
-    assert len(loads) >= 2 * len(DAYS), report  # every kind of every day, mapped
+    days = (RUN_DATE - FIRST_DAY).days + 1
+    assert len(loads) >= 2 * days, report  # every kind of every day, mapped
     assert all(t["state"] == "success" for t in loads), report
     hosts = {t["hostname"].split("@")[0] for t in loads}
     assert hosts == {"worker1", "worker2"}, f"loads ran on {hosts}:\n{report}"
 
-    single_seconds = single_process_run(single_wh, landing, tmp_path / "single")
-    scaled, single = fingerprint(scaled_wh), fingerprint(single_wh)
+    # the single-process run is the session's shared `airflow dags test` run of the same landing
+    scaled, single = fingerprint(scaled_wh), fingerprint(dag_run.url)
     assert scaled.keys() == single.keys()
     assert any(count for count, _ in single.values()), "the single-process run loaded nothing"
     differing = {t: (scaled[t], single[t]) for t in single if scaled[t] != single[t]}
     assert not differing, differing
-    print(f"\nscale-out figures: celery 2x1 {scaled_seconds:.0f}s, dags test {single_seconds:.0f}s, "
+    print(f"\nscale-out figures: celery 2x1 {scaled_seconds:.0f}s, "
           f"{len(loads)} mapped loads\n{report}")

@@ -9,61 +9,19 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import psycopg
 import pytest
+from _dag_run import DAG_RUN_GROUP, FIRST_DAY, RUN_DATE, DagRun, run_pipeline
 
 from pipeline.exports import read_csv_export
-from warehouse.config import REPO_ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, DAG_RUN_GROUP]
 
-START = date(2024, 1, 1)
-# The generator needs >= 28 days; the DAG run sees three of them (loads cost seconds each),
-# days that, with this seed, carry planted suspects of institutions.
-SEED = 42
-FIRST_DAY, RUN_DATE = date(2024, 1, 7), date(2024, 1, 9)
-DAYS_KEPT = (RUN_DATE - FIRST_DAY).days + 1
-SMALL = {"hospitals": 8, "pharmacies": 4, "persons": 1500,
-         "per_day": {"outpatient": 60, "pharmacy": 15, "stays": 3}}
 BROKEN_DAY, BROKEN_KIND = "2024-01-08", "his_feedetail"
-
-
-@pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from synthetic.generate import generate
-
-    out = tmp_path_factory.mktemp("landing")
-    generate(out, START, 28, seed=SEED, encoding="mix", params=SMALL, quiet=True)
-    for d in (out / "daily").iterdir():
-        if not FIRST_DAY <= date.fromisoformat(d.name) <= RUN_DATE:
-            shutil.rmtree(d)
-    return out
-
-
-def run_pipeline(tmp: Path, landing: Path, url: str, name: str, airflow_home: Path | None = None,
-                 run_date: date = RUN_DATE) -> tuple[int, str]:
-    from pipeline.airflow_env import airflow_env
-
-    home = airflow_home or (tmp / f"airflow_{name}")
-    env = airflow_env(url, airflow_home=home)
-    env.update({
-        "LANDING_DIR": str(landing), "EXPORTS_DIR": str(tmp / f"exports_{name}"), "VAR_DIR": str(tmp / "var"),
-        "DBT_TARGET_PATH": str(tmp / f"dbt_target_{name}"), "DBT_LOG_PATH": str(tmp / f"dbt_target_{name}/logs"),
-        "TASK_RETRIES": "1", "DATA_DOCS_DIR": str(tmp / "data_docs"),
-    })
-    env.pop("SUPERSET_URL", None)
-    env.pop("SMTP_HOST", None)
-    res = subprocess.run([sys.executable, "-m", "pipeline.run_local", "--date", run_date.isoformat()],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
-    return res.returncode, res.stdout + res.stderr
 
 
 def count(conn: psycopg.Connection, rel: str) -> int:
@@ -106,22 +64,11 @@ def assert_exports_match_mart(conn: psycopg.Connection, exports_dir: Path) -> No
         assert (exports_dir / k).with_suffix(".xlsx").is_file()
 
 
-@pytest.fixture(scope="module")
-def clean_run(landing: Path, tmp_path_factory: pytest.TempPathFactory, server_url: str):
-    from warehouse.testing import create_database, drop_database
-
-    tmp = tmp_path_factory.mktemp("clean")
-    url = create_database(server_url, "mfm_e2e_clean")
-    rc, out = run_pipeline(tmp, landing, url, "clean")
-    yield rc, out, url, tmp / "exports_clean"
-    if not os.environ.get("KEEP_TEST_DBS"):
-        drop_database(server_url, url)
-
-
-def test_clean_run_populates_every_layer_and_exports(clean_run, landing: Path) -> None:
+def test_clean_run_populates_every_layer_and_exports(dag_run: DagRun) -> None:
     from ingestion.delivery import discover
 
-    rc, out, url, exports_dir = clean_run
+    rc, out, url, exports_dir, landing = (dag_run.returncode, dag_run.output, dag_run.url, dag_run.exports_dir,
+                                          dag_run.landing)
     assert rc == 0, out[-6000:]
     expected_deliveries = len(discover(landing, up_to=RUN_DATE, pending_only=False))
     with psycopg.connect(url) as conn:
@@ -148,8 +95,9 @@ def test_clean_run_populates_every_layer_and_exports(clean_run, landing: Path) -
 
 
 def test_broken_delivery_fails_cleanly_then_correction_equals_clean_run(
-        clean_run, landing: Path, tmp_path: Path, make_db: Callable[[str], str]) -> None:
-    rc_clean, out_clean, clean_url, clean_exports = clean_run
+        dag_run: DagRun, tmp_path: Path, make_db: Callable[[str], str]) -> None:
+    rc_clean, out_clean, clean_url, clean_exports = dag_run.returncode, dag_run.output, dag_run.url, dag_run.exports_dir
+    landing = dag_run.landing
     assert rc_clean == 0, out_clean[-3000:]
 
     broken = tmp_path / "landing"
@@ -188,3 +136,16 @@ def test_broken_delivery_fails_cleanly_then_correction_equals_clean_run(
         assert violations(conn) == violations(clean)
         assert_exports_match_mart(conn, tmp_path / "exports_broken")
     assert export_contents(tmp_path / "exports_broken") == export_contents(clean_exports)
+
+
+def test_no_unmasked_personal_data_outside_staging(dag_run: DagRun) -> None:
+    """Every column of every relation the DAG built beyond staging, scanned for real certnos and names."""
+    from warehouse import security
+
+    assert dag_run.returncode == 0, dag_run.output[-3000:]
+    with psycopg.connect(dag_run.url) as conn:
+        schemas = [r[0] for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname IN"
+            " ('stg', 'catalogue', 'intermediate', 'rules', 'marts')").fetchall()]
+        assert len(schemas) == 5
+        assert security.personal_data_findings(conn, schemas) == []
