@@ -10,8 +10,9 @@ the next morning), catching up from `PIPELINE_START_DATE`:
 2. **load_reference** then **load_daily**: one mapped task per delivery kind
    and date (pool `warehouse_loads`), each atomic; a rejected delivery fails
    its task with the loader's message and loads nothing of that kind and date;
-3. **dbt_build**: `dbt build` of every model with its tests; a failing
-   error-severity test fails it and stops what follows (pool `warehouse_dbt`);
+3. **dbt_build**: `dbt source freshness` on the load ledger (past
+   `error_after` stops here), then `dbt build` of every model with its tests;
+   a failing error-severity test fails it and stops what follows (pool `warehouse_dbt`);
 4. **export_hospital_files**: every institution's suspects of the affected
    months as CSV + XLSX under `EXPORTS_DIR/<YYYY-MM>/<fixmedins_code>/`;
 5. **refresh_dashboards**: warms Superset's caches when `SUPERSET_URL` is set;
@@ -77,10 +78,10 @@ def daily_monitoring():
 
     @task(
         multiple_outputs=False,
-        doc_md="`dbt build` of staging, catalogue, intermediate, rules and marts with their tests.",
+        doc_md="`dbt source freshness` (load ledger), then `dbt build` of every layer with its tests.",
         pool=DBT_POOL, execution_timeout=TIMEOUTS["dbt"], trigger_rule="none_failed", outlets=[VIOLATIONS])
     def dbt_build() -> dict:
-        return permanent(steps.build)
+        return permanent(steps.check_freshness_and_build)
 
     @task(multiple_outputs=False, **SUMMARY_TASK)
     def run_summary(found_ref: list[dict] | None, found_daily: list[dict] | None, built: dict | None,

@@ -4,6 +4,7 @@
   python -m ingestion load --landing DIR --date 2024-03-01 --reference one reference folder
   python -m ingestion load --landing DIR --pending [--up-to DATE]     every pending delivery, in order
   python -m ingestion discover --landing DIR [--all]                  list (pending) deliveries
+  python -m ingestion docs [--since TIMESTAMP]                        build the GX Data Docs site
 
 Exit status: 0 when every kind loaded (or was unchanged), 1 when any kind was
 rejected or failed, 2 on usage errors. Connection: WAREHOUSE_URL, or the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from warehouse.config import settings
@@ -48,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--up-to", type=_date, default=None)
     ds.add_argument("--all", action="store_true", help="list loaded ones too")
     ds.add_argument("--warehouse-url", default=None)
+    dd = sub.add_parser("docs", help="build the Great Expectations Data Docs (DATA_DOCS_DIR) from the results")
+    dd.add_argument("--since", type=datetime.fromisoformat, default=None,
+                    help="only validations at or after this ISO timestamp (default: latest per date and kind)")
+    dd.add_argument("--warehouse-url", default=None)
     return p
 
 
@@ -61,8 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     from ingestion.delivery import ManifestError, folder_refs
     from warehouse.embedded import resolve_warehouse_url
 
-    landing = args.landing or settings().landing_dir
     url = args.warehouse_url or resolve_warehouse_url()
+    if args.command == "docs":
+        from ingestion.gx_docs import build_data_docs
+
+        print(build_data_docs(url, since=args.since))
+        return 0
+    landing = args.landing or settings().landing_dir
     if args.command == "discover":
         for r in discover(landing, up_to=args.up_to, pending_only=not args.all, conn_url=url):
             print(f"{r.section}\t{r.business_date}\t{r.kind}\t{len(r.files)} file(s)")

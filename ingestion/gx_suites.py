@@ -18,7 +18,6 @@ outpatient line dated before its folder's date).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
@@ -31,8 +30,8 @@ from ingestion.contract import (
     PRACTITIONER_CODE_RE,
     Kind,
 )
+from ingestion.gx_sql import EXPECTATIONS_DIR, suite_name
 
-EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
 CRITICAL, WARNING = "critical", "warning"
 # every candidate row carries its folder date, so date checks need no parameter
 BD = "business_date"
@@ -187,10 +186,6 @@ def _extra(kind: Kind) -> list:
                                             **_m("code_table:precious_flag", WARNING)),
         ]
     return []
-
-
-def suite_name(kind: Kind) -> str:
-    return f"{kind.name}_arrival"
 
 
 def build_suite(kind: Kind) -> gx.ExpectationSuite:

@@ -85,15 +85,61 @@ def key_index_name(kind: Kind) -> str:
     return f"{kind.name}_delivery_key_uq"
 
 
+# Index order of the delivery key: the most discriminating column first. Sorting a city day's
+# 3M fee keys took twice as long with (business_date, fixmedins_code, ...): the sort's
+# abbreviated keys only saw the constant date and a few hundred institutions.
+_KEY_INDEX_ORDER = {
+    "his_feedetail": ("feedetl_sn", "mdtrt_id", "fixmedins_code"),
+    "pharmacy_sales": ("feedetl_sn", "mdtrt_id", "fixmedins_code"),
+}
+
+
 def key_index_columns(kind: Kind) -> tuple[str, ...]:
-    """Indexed columns of a staging table: the delivery key (refund look-ups, dbt joins)."""
-    return kind.key
+    """Columns of a daily table's unique delivery-key index, in index order (refund look-ups, dbt joins):
+    the key, then business_date (a partitioned unique index must hold the partition key)."""
+    return (*_KEY_INDEX_ORDER.get(kind.name, kind.key), "business_date")
+
+
+def _index_columns(conn: psycopg.Connection, qualified: str) -> tuple[str, ...] | None:
+    row = conn.execute(
+        "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index AS i"
+        " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+        " JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+        " WHERE i.indexrelid = to_regclass(%s)", (qualified,),
+    ).fetchone()
+    return tuple(row[0]) if row and row[0] else None
+
+
+# Bump when the DDL above changes: a database marked with the current version skips the DDL.
+SCHEMA_VERSION = "medwatch ingestion schema 2 (key index: key columns, then business_date)"
+
+
+def _expected_relations() -> list[str]:
+    return ["meta.load_log", "meta.quarantine", "meta.validation_results", *(k.table for k in KINDS.values())]
+
+
+def schema_is_current(conn: psycopg.Connection) -> bool:
+    """Catalog look-ups only, no table locks: marked with SCHEMA_VERSION and every table present."""
+    return bool(conn.execute(
+        "SELECT coalesce(obj_description(to_regnamespace('meta'), 'pg_namespace') = %s, false)"
+        " AND NOT EXISTS (SELECT 1 FROM unnest(%s::text[]) AS t(name) WHERE to_regclass(t.name) IS NULL)",
+        (SCHEMA_VERSION, _expected_relations()),
+    ).fetchone()[0])
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create schemas and tables if absent. Safe to run concurrently-ish and repeatedly."""
+    """Create schemas and tables if absent. Safe to run concurrently and repeatedly.
+
+    Every load calls this. The DDL (ALTER TABLE ... IF NOT EXISTS takes an ACCESS EXCLUSIVE lock even
+    when there is nothing to do) only runs when the database is not marked current: run on each
+    load it deadlocked with a concurrent load's publish (quarantine/ledger writes vs CREATE INDEX).
+    """
+    if schema_is_current(conn):
+        return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('medwatch.ensure_schema'))")
+        if schema_is_current(conn):  # another load did it while we waited
+            return
         for stmt in META_DDL:
             conn.execute(stmt)
         for stmt in META_EXTRA_DDL:
@@ -101,14 +147,18 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         for kind in KINDS.values():
             conn.execute(staging_table_ddl(kind))
             if kind.section == "daily":
-                # partitioned unique index on (business_date, delivery key): a key is unique within a
+                # partitioned unique index on (delivery key, business_date): a key is unique within a
                 # delivery; a new partition brings an equivalent index and ATTACH adopts it
-                cols = ", ".join(key_index_columns(kind))
+                want = key_index_columns(kind)
                 conn.execute(f"DROP INDEX IF EXISTS staging.{kind.name}_key_idx")  # pre-release non-unique one
+                have = _index_columns(conn, f"staging.{key_index_name(kind)}")
+                if have is not None and have != want:  # pre-release (business_date, key) order: rebuild once
+                    conn.execute(f"DROP INDEX staging.{key_index_name(kind)}")
                 conn.execute(
-                    f"CREATE UNIQUE INDEX IF NOT EXISTS {key_index_name(kind)} ON {kind.table} (business_date, {cols})"
+                    f"CREATE UNIQUE INDEX IF NOT EXISTS {key_index_name(kind)} ON {kind.table} ({', '.join(want)})"
                 )
             else:
                 conn.execute(
                     f"CREATE INDEX IF NOT EXISTS {kind.name}_snapshot_idx ON {kind.table} (snapshot_date)"
                 )
+        conn.execute(f"COMMENT ON SCHEMA meta IS '{SCHEMA_VERSION}'")

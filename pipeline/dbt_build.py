@@ -1,4 +1,11 @@
-"""`dbt build` as a pipeline step: a failing error-severity test (or model) raises with the failing nodes named."""
+"""`dbt build` as a pipeline step: a failing error-severity test (or model) raises with the failing nodes named.
+
+Before the daily build, `dbt source freshness` checks the load ledger
+(models/staging/_sources.yml: each daily kind's last successful load in
+meta.load_log): past `warn_after` it logs a warning, past `error_after` (or
+with a kind never loaded) it stops the build, so suspects and exports are not
+refreshed from a feed that stopped arriving.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,40 @@ PARTIAL_ARGS = ("--indirect-selection", "cautious")
 
 class DbtBuildFailed(RuntimeError):
     """A model, seed, snapshot or error-severity test failed: what follows must not run."""
+
+
+class SourcesStale(DbtBuildFailed):
+    """A source is past its freshness `error_after` (or has never loaded): the build does not start."""
+
+
+def source_freshness(warehouse_url: str | None = None, extra_args: Sequence[str] = ()) -> dict[str, list[str]]:
+    """Run `dbt source freshness`; return the sources by status: pass, warn, error (one line each)."""
+    args = ["source", "freshness", *extra_args]
+    log.info("dbt %s", " ".join(args))
+    res = run_dbt(args, warehouse_url)
+    if res.exception is not None:
+        raise RuntimeError(f"dbt crashed: {res.exception}") from res.exception
+    out: dict[str, list[str]] = {"pass": [], "warn": [], "error": []}
+    for r in getattr(res.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        name = getattr(r.node, "unique_id", "?").removeprefix("source.medwatch.")
+        loaded = getattr(r, "max_loaded_at", None)
+        age = getattr(r, "age", None)
+        line = f"{name}: last loaded {loaded:%Y-%m-%d %H:%M %Z}, {age / 3600:.0f} h ago" if loaded and age \
+            else f"{name}: {(getattr(r, 'message', None) or 'never loaded').strip()[:300]}"
+        # "runtime error": the ledger query failed or found no load at all
+        out["pass" if status == "pass" else "warn" if status == "warn" else "error"].append(line)
+    return out
+
+
+def check_freshness(found: dict[str, list[str]]) -> dict[str, int]:
+    """Log warnings; raise SourcesStale when a source is past error_after. Returns counts by status."""
+    for w in found["warn"]:
+        log.warning("dbt source freshness warning: %s", w)
+    if found["error"]:
+        raise SourcesStale("dbt source freshness: stale or never loaded (past error_after; build not started):"
+                           "\n  " + "\n  ".join(found["error"]))
+    return {k: len(v) for k, v in found.items()}
 
 
 def build(select: Sequence[str] | None = None, warehouse_url: str | None = None,

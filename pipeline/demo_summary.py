@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -14,6 +15,7 @@ import psycopg
 from ingestion.contract import KINDS
 from pipeline.db import relation_exists, warehouse_url
 from pipeline.summary import suspects_by_rule
+from superset_assets.settings import settings as superset_settings
 from warehouse.config import REPO_ROOT, settings
 
 LAYERS = ("stg", "catalogue", "intermediate", "rules", "marts")
@@ -98,10 +100,27 @@ def render(url: str) -> str:
         "  dbt docs:  make dbt-docs, then python -m http.server -d dbt_project/target 8002",
         f"  Airflow:   AIRFLOW_HOME={_rel(s.airflow_home)} airflow standalone  -> http://localhost:8080"
         " (docs/airflow.md)",
-        "  Superset:  see the README (make superset)",
+        *_superset_lines(),
         "=" * 72,
     ]
     return "\n".join(lines)
+
+
+def _superset_lines() -> list[str]:
+    """Superset's URL and demo logins, from what `make superset-deploy` recorded (no passwords in it)."""
+    ss = superset_settings()
+    if not ss.deploy_result.exists():
+        return ["  Superset:  not deployed (make superset-up; docs/superset.md)"]
+    info = json.loads(ss.deploy_result.read_text("utf-8"))
+    # Print the password only while it is the demo default; a chosen one stays in the environment.
+    password = "demo" if ss.demo_password == "demo" else "$SUPERSET_DEMO_PASSWORD"
+    lines = ["", f"Superset dashboards: {info['url']}  (stop: make superset-down)",
+             *(f"  {url}" for url in info["dashboards"]),
+             f"  Logins (password {password}):"]
+    lines += [f"    {user:<20} {what}" for user, what in info["logins"].items()]
+    lines.append(f"  Weekly snapshot mails (SMTP sink): {_rel(Path(info['mail_dir']))}/  "
+                 "(send one now: make superset-report)")
+    return lines
 
 
 def main() -> int:

@@ -41,6 +41,21 @@ def build(select: Sequence[str] | None = None) -> dict[str, Any]:
         raise PermanentFailure(str(exc)) from exc
 
 
+def check_freshness_and_build() -> dict[str, Any]:
+    """The daily dbt step: source freshness on the load ledger (error = stop), then the full build.
+
+    Only the daily run checks freshness: the daily kinds are what it loads, and
+    reference_refresh must rebuild the catalogue even when a daily feed is late.
+    A source past error_after is a PermanentFailure too: retrying minutes later
+    will not make a delivery arrive.
+    """
+    try:
+        fresh = dbt_build.check_freshness(dbt_build.source_freshness())
+        return {**dbt_build.build(), "freshness": fresh}
+    except dbt_build.DbtBuildFailed as exc:
+        raise PermanentFailure(str(exc)) from exc
+
+
 def export_months(dates: Sequence[date], business_date: date) -> list[str]:
     """Months whose suspects a load of `dates` can change, through the run's month.
 

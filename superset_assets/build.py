@@ -26,8 +26,7 @@ _TEMPORAL = {"timeGrain": "P1M", "columnType": "BASE_AXIS", "sqlExpression": "mo
              "expressionType": "SQL"}
 
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() and ch.isascii() else "_" for ch in text).strip("_")
+_LEGEND = {"show_legend": True, "legendType": "scroll", "legendOrientation": "top"}
 
 
 def database_yaml() -> dict[str, Any]:
@@ -108,8 +107,8 @@ def form_data(chart: Chart, datasource: str) -> dict[str, Any]:
     if chart.viz in ("line", "bar"):
         return {**base, "viz_type": f"echarts_timeseries_{chart.viz}", "x_axis": "month", "time_grain_sqla": "P1M",
                 "metrics": list(chart.metrics), "groupby": list(chart.groupby), "order_desc": True,
-                "row_limit": chart.row_limit, "truncate_metric": True, "show_legend": True, "legendType": "scroll",
-                "legendOrientation": "top", "x_axis_time_format": "%Y-%m", "tooltipTimeFormat": "%Y-%m",
+                "row_limit": chart.row_limit, "truncate_metric": True, **_LEGEND,
+                "x_axis_time_format": "%Y-%m", "tooltipTimeFormat": "%Y-%m",
                 "y_axis_format": chart.number_format, "rich_tooltip": True, "comparison_type": "values",
                 "annotation_layers": [], "color_scheme": "supersetColors", "sort_series_type": "sum",
                 "only_total": True, "zoomable": False, "markerEnabled": chart.viz == "line",
@@ -117,8 +116,7 @@ def form_data(chart: Chart, datasource: str) -> dict[str, Any]:
     if chart.viz == "pie":
         return {**base, "viz_type": "pie", "groupby": list(chart.groupby), "metric": chart.metrics[0],
                 "row_limit": 100, "sort_by_metric": True, "show_labels": True, "labels_outside": True,
-                "label_type": "key_percent", "number_format": chart.number_format, "donut": True,
-                "show_legend": True, "legendType": "scroll", "legendOrientation": "top",
+                "label_type": "key_percent", "number_format": chart.number_format, "donut": True, **_LEGEND,
                 "color_scheme": "supersetColors", "outerRadius": 70, "innerRadius": 30}
     if chart.viz == "table":
         return {**base, "viz_type": "table", "query_mode": "aggregate", "groupby": list(chart.groupby),

@@ -3,6 +3,7 @@
 Run with Superset's virtualenv and SUPERSET_CONFIG_PATH pointing at
 superset_assets/superset_config.py (the superset.mk targets do this):
 
+    .venv-superset/bin/python -m superset_assets.deploy ensure-metadata-db   # CREATE DATABASE if missing
     .venv-superset/bin/python -m superset_assets.deploy deploy       # import + roles + RLS + users + reports
     .venv-superset/bin/python -m superset_assets.deploy state        # JSON fingerprint (tests: 2nd deploy = same)
     .venv-superset/bin/python -m superset_assets.deploy run-report NAME   # one report, in-process
@@ -11,11 +12,7 @@ The bundle is imported with ImportAssetsCommand (overwrites; `superset
 import-dashboards` would only create). Everything after the import is an
 upsert keyed by name, so a second run changes nothing.
 
-Environment (see docs/superset.md): SUPERSET_WAREHOUSE_URL (Superset's
-connection, the read-only BI role; default WAREHOUSE_URL), WAREHOUSE_URL
-(read here for the institution catalogue), SUPERSET_ADMIN_USER /
-SUPERSET_ADMIN_PASSWORD, SUPERSET_DEMO_PASSWORD, SUPERSET_DEMO_HOSPITALS,
-SUPERSET_MANAGER_EMAILS, SUPERSET_REPORT_CRON.
+Settings: superset_assets/settings.py (docs/configuration.md).
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import secrets
 import sys
 import uuid
@@ -34,15 +30,13 @@ from urllib.parse import urlparse, urlunparse
 import yaml
 
 from superset_assets import build, specs
+from superset_assets.settings import INSTITUTION_ROLE_PREFIX as INSTITUTION_PREFIX
+from superset_assets.settings import settings
 
-AUDITOR, MANAGER, INSTITUTION_PREFIX = "auditor", "manager", "inst_"
+AUDITOR, MANAGER = "auditor", "manager"
 REPORT_OWNER = "mfm_reports"
 MANAGER_DASHBOARDS = ("fund_overview", "rankings", "violations")
 HOSPITAL_DASHBOARD = "my_institution"
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name) or default
 
 
 def superset_url_and_password(url: str) -> tuple[str, str | None]:
@@ -58,10 +52,7 @@ def superset_url_and_password(url: str) -> tuple[str, str | None]:
 
 def bundle_contents() -> tuple[dict[str, str], dict[str, str]]:
     """The YAML files as ImportAssetsCommand wants them, with the real database URL, plus passwords."""
-    warehouse = _env("SUPERSET_WAREHOUSE_URL", _env("WAREHOUSE_URL"))
-    if not warehouse:
-        raise SystemExit("SUPERSET_WAREHOUSE_URL (or WAREHOUSE_URL) must be set")
-    uri, password = superset_url_and_password(warehouse)
+    uri, password = superset_url_and_password(settings().bi_url)
     contents: dict[str, str] = {}
     for path in sorted(build.ASSETS_DIR.rglob("*.yaml")):
         name = str(path.relative_to(build.ASSETS_DIR))
@@ -79,7 +70,6 @@ def institutions() -> list[tuple[str, str]]:
     """(fixmedins_code, name) of every institution in the current catalogue."""
     import psycopg2
 
-    url = _env("WAREHOUSE_URL", _env("SUPERSET_WAREHOUSE_URL"))
     queries = (
         # the dbt catalogue (current version of each institution)
         "SELECT fixmedins_code, max(fixmedins_name) FROM catalogue.dim_institution "
@@ -88,7 +78,7 @@ def institutions() -> list[tuple[str, str]]:
         "SELECT fixmedins_code, max(fixmedins_name) FROM marts.mart_hospital_violations "
         "WHERE fixmedins_code IS NOT NULL GROUP BY 1 ORDER BY 1",
     )
-    with psycopg2.connect(url) as conn:
+    with psycopg2.connect(settings().warehouse_url) as conn:
         for sql in queries:
             try:
                 with conn.cursor() as cur:
@@ -97,6 +87,29 @@ def institutions() -> list[tuple[str, str]]:
             except psycopg2.Error:
                 conn.rollback()
     return []
+
+
+def ensure_metadata_db() -> dict[str, Any]:
+    """Create Superset's metadata database when missing (on the same server; never the warehouse DB)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    meta = settings().meta_url
+    name = urlparse(meta).path.lstrip("/")
+    if name == urlparse(settings().warehouse_url).path.lstrip("/"):
+        raise SystemExit(f"SUPERSET_META_URL names the warehouse database {name!r}: use a separate database")
+    admin_url = urlunparse(urlparse(meta.replace("+psycopg2", "", 1))._replace(path="/postgres"))
+    conn = psycopg2.connect(admin_url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            created = cur.fetchone() is None
+            if created:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+    return {"database": name, "created": created}
 
 
 def _app():
@@ -144,11 +157,12 @@ def _deploy() -> dict[str, Any]:
     from superset.reports.models import ReportRecipients, ReportSchedule
     from superset.utils.core import override_user
 
-    admin_name = _env("SUPERSET_ADMIN_USER", "admin")
+    cfg = settings()
+    admin_name = cfg.admin_user
     admin = sm.find_user(username=admin_name)
     if admin is None:
         admin = sm.add_user(admin_name, "Superset", "Admin", f"{admin_name}@mfm.local",
-                            [sm.find_role("Admin")], password=_env("SUPERSET_ADMIN_PASSWORD", "admin"))
+                            [sm.find_role("Admin")], password=cfg.admin_password)
     db.session.commit()
 
     contents, passwords = bundle_contents()
@@ -205,7 +219,7 @@ def _deploy() -> dict[str, Any]:
             rule.roles = [role]
 
     # Users: a report owner (executes the reports, never logs in) and the demo logins.
-    demo_password = _env("SUPERSET_DEMO_PASSWORD", "demo")
+    demo_password = cfg.demo_password
     reporter = _ensure_user(sm, REPORT_OWNER, [gamma, manager], None, "mfm-reports@mfm.local", "Report", "Bot")
     users = {
         "auditor": _ensure_user(sm, "auditor", [gamma, sql_lab, auditor], demo_password,
@@ -213,7 +227,7 @@ def _deploy() -> dict[str, Any]:
         "manager": _ensure_user(sm, "manager", [gamma, manager], demo_password,
                                 "manager@mfm.local", "管理者", "Manager"),
     }
-    wanted_hospitals = [c for c in _env("SUPERSET_DEMO_HOSPITALS").split(",") if c]
+    wanted_hospitals = list(cfg.demo_hospitals)
     hospital_codes = [c for c in inst_roles if c.startswith("H")]
     for code in (wanted_hospitals or hospital_codes[:2]):
         if code in inst_roles:
@@ -221,9 +235,7 @@ def _deploy() -> dict[str, Any]:
                                                  demo_password, f"{code.lower()}@mfm.local", code, "Hospital")
 
     # Weekly snapshots of dashboards 1-3, e-mailed to the managers.
-    recipients = _env("SUPERSET_MANAGER_EMAILS", "manager@mfm.local")
-    cron = _env("SUPERSET_REPORT_CRON", "0 8 * * 1")
-    report_format = _env("SUPERSET_REPORT_FORMAT", "PNG").upper()
+    recipients, cron, report_format = cfg.manager_emails, cfg.report_cron, cfg.report_format
     for key in MANAGER_DASHBOARDS:
         dash = dashboards[key]
         name = f"weekly_{key}"
@@ -248,8 +260,24 @@ def _deploy() -> dict[str, Any]:
                 db.session.delete(r)
             report.recipients = [ReportRecipients(type="Email", recipient_config_json=config)]
     db.session.commit()
-    return {"dashboards": {k: d.id for k, d in dashboards.items()},
-            "institution_roles": len(inst_roles), "users": sorted(u.username for u in users.values())}
+    result = {"dashboards": {k: d.id for k, d in dashboards.items()},
+              "institution_roles": len(inst_roles), "users": sorted(u.username for u in users.values())}
+    _write_result(result)
+    return result
+
+
+def _write_result(result: dict[str, Any]) -> None:
+    """What the demo summary prints (URL, logins): $SUPERSET_RUN_DIR/deploy.json. No passwords."""
+    cfg = settings()
+    logins = {"auditor": "审核员 auditor: all dashboards + SQL Lab",
+              "manager": "管理者 manager: dashboards 1-3, weekly snapshots"}
+    logins |= {u: f"医院 hospital {u.removeprefix('hosp_').upper()}: 本院违规 My institution only"
+               for u in result["users"] if u.startswith("hosp_")}
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.deploy_result.write_text(json.dumps({
+        "url": cfg.base_url, "logins": logins, "dashboards": [f"{cfg.base_url}superset/dashboard/{d.slug}/"
+                                                             for d in specs.DASHBOARDS],
+        "mail_dir": str(cfg.mail_dir), "admin_user": cfg.admin_user}, ensure_ascii=False, indent=2), "utf-8")
 
 
 def state() -> dict[str, Any]:
@@ -320,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     dp = sub.add_parser("deploy")
     dp.add_argument("--state", action="store_true", help="also print the fingerprint after deploying")
     sub.add_parser("state")
+    sub.add_parser("ensure-metadata-db")
     rr = sub.add_parser("run-report")
     rr.add_argument("name")
     args = parser.parse_args(argv)
@@ -329,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             result = {"result": _deploy(), "state": _state()}
     elif args.cmd == "deploy":
         result = deploy()
+    elif args.cmd == "ensure-metadata-db":
+        result = ensure_metadata_db()
     elif args.cmd == "state":
         result = state()
     else:

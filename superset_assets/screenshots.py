@@ -4,7 +4,7 @@ report what the page shows (error alerts, chart count, whether the image is blan
     .venv-superset/bin/python -m superset_assets.screenshots --base-url http://127.0.0.1:8088 \
         --user auditor --password demo --out var/artifacts/screenshots fund-overview rankings
 
-Drives Debian's /usr/bin/chromium through Playwright's Python package
+Drives Debian's chromium (CHROMIUM_BIN, default /usr/bin/chromium) through Playwright's Python package
 (executable_path; `playwright install` is never needed). Prints one JSON line.
 """
 
@@ -22,6 +22,8 @@ from typing import Any
 from PIL import Image, ImageStat
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from superset_assets.settings import settings
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
@@ -93,7 +95,7 @@ def shoot(base: str, user: str, password: str, slugs: list[str], out: Path, time
     try:
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
-                str(profile), executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS,
+                str(profile), executable_path=settings().chromium_bin, headless=True, args=CHROMIUM_ARGS,
                 viewport={"width": 1600, "height": 1400}, locale="zh-CN")
             page = context.new_page()
             login(page, base, user, password)
@@ -118,7 +120,7 @@ def main() -> int:
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
-    parser.add_argument("--out", type=Path, default=Path("var/artifacts/screenshots"))
+    parser.add_argument("--out", type=Path, default=settings().screenshot_dir)
     parser.add_argument("--timeout", type=float, default=90.0)
     parser.add_argument("slugs", nargs="+")
     args = parser.parse_args()

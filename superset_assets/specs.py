@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Literal
 
 NS = uuid.UUID("6d1f3c1e-8f53-4c1b-9a51-2f0f4a3b7e10")
 
@@ -43,23 +44,27 @@ class Metric:
 class Dataset:
     key: str
     table: str
-    schema: str | None
     description: str
     columns: tuple[Column, ...]
     metrics: tuple[Metric, ...]
     sql: str | None = None  # set = virtual dataset
     main_dttm_col: str | None = "month"
+    schema: str | None = "marts"
 
     @property
     def uuid(self) -> str:
         return fixed_uuid(f"dataset:{self.key}")
 
 
+# table = aggregated rows (metrics per group); raw = rows as they are
+Viz = Literal["big_number", "line", "bar", "pie", "table", "raw"]
+
+
 @dataclass(frozen=True)
 class Chart:
     key: str
     title: str
-    viz: str  # big_number | line | bar | pie | table | raw
+    viz: Viz
     dataset: str
     metrics: tuple[str, ...] = ()
     groupby: tuple[str, ...] = ()
@@ -130,13 +135,18 @@ _FUND_METRICS = (
 )
 _FUND_SELECT = ("visits, persons, total_fee AS medfee_amount, fund_pay AS fund_amount, "
                 "drug_fee AS drug_amount")
-_NAMES = ("LEFT JOIN (SELECT fixmedins_code, max(fixmedins_name) AS fixmedins_name "
-          "FROM marts.mart_institution_monthly GROUP BY fixmedins_code) AS n USING (fixmedins_code)")
+
+
+def _names_join(alias: str) -> str:
+    """The institution name beside marts that carry only the code."""
+    return ("LEFT JOIN (SELECT fixmedins_code, max(fixmedins_name) AS fixmedins_name "
+            f"FROM marts.mart_institution_monthly GROUP BY fixmedins_code) AS n ON {alias}.fixmedins_code = "
+            "n.fixmedins_code")
+
 
 CITY = Dataset(
     key="fund_overview",
     table="基金运行总览 fund_overview_monthly",
-    schema="marts",
     description="全市月度指标 City-wide monthly KPIs (distinct persons counted once)",
     columns=(_MONTH, *_FUND_COLS),
     metrics=_FUND_METRICS,
@@ -146,7 +156,6 @@ CITY = Dataset(
 FUND = Dataset(
     key="institution_monthly",
     table="机构月度 institution_monthly",
-    schema="marts",
     description="机构月度指标 Monthly indicators per institution",
     columns=(_MONTH, *_INST_COLS, *_FUND_COLS),
     metrics=_FUND_METRICS,
@@ -157,7 +166,6 @@ FUND = Dataset(
 INSUTYPE = Dataset(
     key="insutype_monthly",
     table="险种月度 insutype_monthly",
-    schema="marts",
     description="险种月度指标 Monthly indicators per insurance type",
     columns=(_MONTH, Column("insutype", "险种 Insurance type"), *_FUND_COLS),
     metrics=_FUND_METRICS,
@@ -167,7 +175,6 @@ INSUTYPE = Dataset(
 RANKINGS = Dataset(
     key="rankings",
     table="排行 rankings",
-    schema="marts",
     description="排行 Rankings (city-wide) of institutions, departments, physicians, diseases and persons",
     columns=(
         _MONTH,
@@ -193,14 +200,13 @@ RANKINGS = Dataset(
          "max(r.metric_value) FILTER (WHERE r.metric = 'total_fee_mom') AS fee_mom_growth, "
          "max(r.metric_value) FILTER (WHERE r.metric = 'suspect_amount') AS suspect_amount, "
          "max(r.rank_no) FILTER (WHERE r.metric = 'total_fee') AS rank_fee "
-         f"FROM marts.mart_rankings AS r {_NAMES.replace('USING (fixmedins_code)', 'ON r.fixmedins_code = n.fixmedins_code')} "
+         f"FROM marts.mart_rankings AS r {_names_join('r')} "
          "WHERE r.scope_type = 'city' GROUP BY 1, 2, 3, 4, 5, 6, 7"),
 )
 
 PEERS = Dataset(
     key="peer_distribution",
     table="同级比较 peer_comparison",
-    schema="marts",
     description="同级同类比较 Peer comparison: each institution against institutions of its level",
     columns=(
         _MONTH,
@@ -214,7 +220,7 @@ PEERS = Dataset(
     metrics=(Metric("institutions", "机构数 Institutions", "COUNT(DISTINCT fixmedins_code)", ",d"),),
     sql=("SELECT p.stat_month AS month, p.fixmedins_code, n.fixmedins_name, p.admdvs, p.hosp_lv, p.measure, "
          "p.institution_value, p.peer_mean, p.z_score, p.is_outlier "
-         f"FROM marts.mart_peer_comparison AS p {_NAMES.replace('USING (fixmedins_code)', 'ON p.fixmedins_code = n.fixmedins_code')}"),
+         f"FROM marts.mart_peer_comparison AS p {_names_join('p')}"),
 )
 
 _VIO_COLS = (
@@ -248,7 +254,6 @@ _VIO_SQL = ("SELECT stat_month AS month, business_date, fixmedins_code, fixmedin
 VIOLATIONS = Dataset(
     key="violations",
     table="疑点 violations",
-    schema="marts",
     description="疑点明细 Every suspect with rule, disposition and evidence (auditors)",
     columns=_VIO_COLS,
     metrics=_VIO_METRICS,
@@ -260,7 +265,6 @@ VIOLATIONS = Dataset(
 OWN = Dataset(
     key="own_violations",
     table="本院疑点 own_violations",
-    schema="marts",
     description="本院疑点 A hospital's own suspects (row-level security by fixmedins_code)",
     columns=_VIO_COLS,
     metrics=_VIO_METRICS,
@@ -270,6 +274,51 @@ OWN = Dataset(
 DATASETS = (CITY, FUND, INSUTYPE, RANKINGS, PEERS, VIOLATIONS, OWN)
 
 # --- charts -----------------------------------------------------------------------------
+# Six chart shapes cover every dashboard; each builder below fixes what a shape always has
+# (viz, dataset, grouping, ordering, size), so a chart line states only what differs. The key
+# names the UUID (fixed_uuid("chart:<key>")): never rename a key of a deployed chart.
+
+MOM, YOY = (1, "环比 MoM"), (12, "同比 YoY")
+
+
+def kpi(key: str, title: str, metric: str, number_format: str = "SMART_NUMBER",
+        compare: tuple[int, str] = MOM, width: int = 4) -> Chart:
+    """A big number of the latest month of the city-wide series, compared with `compare` months before."""
+    lag, suffix = compare
+    return Chart(key, title, "big_number", "fund_overview", (metric,), number_format=number_format,
+                 compare_lag=lag, compare_suffix=suffix, width=width)
+
+
+def trend(key: str, title: str, viz: Literal["line", "bar"], dataset: str, metrics: tuple[str, ...],
+          by: str) -> Chart:
+    """A monthly line or stacked-bar series per value of `by` (half width)."""
+    return Chart(key, title, viz, dataset, metrics, groupby=(by,), width=6)
+
+
+def ranking(dimension: str, title: str) -> Chart:
+    """Top 20 members of one mart_rankings dimension by fee, with fund payment and suspect amount."""
+    return Chart(f"rank_{dimension}", title, "table", "rankings", ("medfee", "fund", "suspect"),
+                 groupby=("member_code",), where=f"dimension = '{dimension}'", order_by="medfee",
+                 row_limit=20, width=6)
+
+
+def breakdown(key: str, title: str, dataset: str, metrics: tuple[str, ...], by: tuple[str, ...],
+              width: int = 6) -> Chart:
+    """Metrics per group, largest last metric first (a table)."""
+    return Chart(key, title, "table", dataset, metrics, groupby=by, order_by=metrics[-1], width=width)
+
+
+def share(key: str, title: str, metric: str, by: str) -> Chart:
+    """One metric of the violations split by `by` (a quarter-width donut)."""
+    return Chart(key, title, "pie", "violations", (metric,), groupby=(by,), width=3)
+
+
+def listing(key: str, title: str, dataset: str, columns: tuple[str, ...], order_by: str, where: str = "",
+            row_limit: int = 10000, width: int = 12, height: int = 80) -> Chart:
+    """Rows as they are (a raw table, filterable and exportable), largest `order_by` first."""
+    return Chart(key, title, "raw", dataset, columns=columns, where=where, order_by=order_by,
+                 row_limit=row_limit, width=width, height=height)
+
 
 _RANK_DIMS = (
     ("institution", "机构排行 Institutions"),
@@ -278,60 +327,45 @@ _RANK_DIMS = (
     ("disease", "病种排行 Diseases"),
     ("person", "参保人排行 Persons"),
 )
+_VIO = ("suspects", "suspect_amount")
+_OWN_COLUMNS = ("business_date", "rule_code", "rule_name", "rule_explanation", "disposition", "dept_codg",
+                "prac_codg", "psn_name_masked", "mdtrt_id", "feedetl_sn", "amount", "evidence_text")
 
 CHARTS = (
-    Chart("kpi_visits", "人次 Visits", "big_number", "fund_overview", ("visits",), number_format=",d"),
-    Chart("kpi_persons", "人数 Persons", "big_number", "fund_overview", ("persons",), number_format=",d"),
-    Chart("kpi_fee", "医疗总费用 Medical fee", "big_number", "fund_overview", ("medfee",)),
-    Chart("kpi_fund", "基金支付 Fund payment", "big_number", "fund_overview", ("fund",)),
-    Chart("kpi_fee_per_visit", "次均费用 Fee per visit", "big_number", "fund_overview",
-          ("fee_per_visit",), number_format=",.2f"),
-    Chart("kpi_drug_share", "药占比 Drug share", "big_number", "fund_overview", ("drug_share",),
-          number_format=".1%"),
-    Chart("kpi_fee_yoy", "医疗总费用同比 Fee YoY", "big_number", "fund_overview", ("medfee",),
-          compare_lag=12, compare_suffix="同比 YoY", width=6),
-    Chart("kpi_fund_yoy", "基金支付同比 Fund payment YoY", "big_number", "fund_overview", ("fund",),
-          compare_lag=12, compare_suffix="同比 YoY", width=6),
-    Chart("trend_insutype", "月度费用·险种 Monthly fee by insurance type", "line", "insutype_monthly",
-          ("medfee", "fund"), groupby=("insutype",), width=6),
-    Chart("trend_hosp_lv", "月度基金支付·医院等级 Monthly fund payment by level", "bar", "institution_monthly",
-          ("fund",), groupby=("hosp_lv",), width=6),
-    *(
-        Chart(f"rank_{dim}", title, "table", "rankings", ("medfee", "fund", "suspect"),
-              groupby=("member_code",), where=f"dimension = '{dim}'", order_by="medfee",
-              row_limit=20, width=6)
-        for dim, title in _RANK_DIMS
-    ),
-    Chart("rank_growth", "费用增长排行 Institutions by fee growth", "raw", "rankings",
-          columns=("month", "member_code", "fixmedins_name", "hosp_lv", "medfee_amount", "fee_mom_growth"),
-          where="dimension = 'institution' AND fee_mom_growth IS NOT NULL", order_by="fee_mom_growth",
-          row_limit=20, width=6),
-    Chart("peer_outliers", "同级偏离 Peer deviation (z-score; outliers flagged)", "raw", "peer_distribution",
-          columns=("month", "fixmedins_code", "fixmedins_name", "hosp_lv", "measure", "institution_value",
-                   "peer_mean", "z_score", "is_outlier"),
-          where="z_score IS NOT NULL", order_by="z_score", row_limit=200, width=12),
-    Chart("vio_by_rule", "规则 By rule", "table", "violations", ("suspects", "suspect_amount"),
-          groupby=("rule_code", "rule_name"), order_by="suspect_amount", width=6),
-    Chart("vio_by_disposition", "处置 By disposition", "pie", "violations", ("suspect_amount",),
-          groupby=("disposition",), width=3),
-    Chart("vio_by_severity", "严重程度 By severity", "pie", "violations", ("suspects",),
-          groupby=("severity",), width=3),
-    Chart("vio_by_institution", "机构 By institution", "table", "violations", ("suspects", "suspect_amount"),
-          groupby=("fixmedins_code", "fixmedins_name"), order_by="suspect_amount", width=6),
-    Chart("vio_by_month", "月度疑点 Suspect amount by month", "bar", "violations", ("suspect_amount",),
-          groupby=("disposition",), width=6),
-    Chart("vio_detail", "疑点明细 Suspect details (filter and export)", "raw", "violations",
-          columns=("business_date", "fixmedins_name", "rule_code", "rule_name", "disposition", "severity",
-                   "dept_codg", "prac_codg", "psn_name_masked", "mdtrt_id", "feedetl_sn", "amount",
-                   "evidence_text"),
-          order_by="amount", row_limit=10000, width=12, height=80),
-    Chart("own_by_rule", "本院疑点·规则 My suspects by rule", "table", "own_violations",
-          ("suspects", "suspect_amount"), groupby=("rule_code", "rule_name", "rule_explanation"),
-          order_by="suspect_amount", width=12),
-    Chart("own_detail", "本院疑点明细 My suspects (download CSV/XLSX)", "raw", "own_violations",
-          columns=("business_date", "rule_code", "rule_name", "rule_explanation", "disposition", "dept_codg",
-                   "prac_codg", "psn_name_masked", "mdtrt_id", "feedetl_sn", "amount", "evidence_text"),
-          order_by="amount", row_limit=10000, width=12, height=80),
+    kpi("kpi_visits", "人次 Visits", "visits", ",d"),
+    kpi("kpi_persons", "人数 Persons", "persons", ",d"),
+    kpi("kpi_fee", "医疗总费用 Medical fee", "medfee"),
+    kpi("kpi_fund", "基金支付 Fund payment", "fund"),
+    kpi("kpi_fee_per_visit", "次均费用 Fee per visit", "fee_per_visit", ",.2f"),
+    kpi("kpi_drug_share", "药占比 Drug share", "drug_share", ".1%"),
+    kpi("kpi_fee_yoy", "医疗总费用同比 Fee YoY", "medfee", compare=YOY, width=6),
+    kpi("kpi_fund_yoy", "基金支付同比 Fund payment YoY", "fund", compare=YOY, width=6),
+    trend("trend_insutype", "月度费用·险种 Monthly fee by insurance type", "line", "insutype_monthly",
+          ("medfee", "fund"), "insutype"),
+    trend("trend_hosp_lv", "月度基金支付·医院等级 Monthly fund payment by level", "bar", "institution_monthly",
+          ("fund",), "hosp_lv"),
+    *(ranking(dim, title) for dim, title in _RANK_DIMS),
+    listing("rank_growth", "费用增长排行 Institutions by fee growth", "rankings",
+            ("month", "member_code", "fixmedins_name", "hosp_lv", "medfee_amount", "fee_mom_growth"),
+            "fee_mom_growth", where="dimension = 'institution' AND fee_mom_growth IS NOT NULL",
+            row_limit=20, width=6, height=50),
+    listing("peer_outliers", "同级偏离 Peer deviation (z-score; outliers flagged)", "peer_distribution",
+            ("month", "fixmedins_code", "fixmedins_name", "hosp_lv", "measure", "institution_value",
+             "peer_mean", "z_score", "is_outlier"),
+            "z_score", where="z_score IS NOT NULL", row_limit=200, height=50),
+    breakdown("vio_by_rule", "规则 By rule", "violations", _VIO, ("rule_code", "rule_name")),
+    share("vio_by_disposition", "处置 By disposition", "suspect_amount", "disposition"),
+    share("vio_by_severity", "严重程度 By severity", "suspects", "severity"),
+    breakdown("vio_by_institution", "机构 By institution", "violations", _VIO, ("fixmedins_code", "fixmedins_name")),
+    trend("vio_by_month", "月度疑点 Suspect amount by month", "bar", "violations", ("suspect_amount",),
+          "disposition"),
+    listing("vio_detail", "疑点明细 Suspect details (filter and export)", "violations",
+            ("business_date", "fixmedins_name", "rule_code", "rule_name", "disposition", "severity", "dept_codg",
+             "prac_codg", "psn_name_masked", "mdtrt_id", "feedetl_sn", "amount", "evidence_text"), "amount"),
+    breakdown("own_by_rule", "本院疑点·规则 My suspects by rule", "own_violations", _VIO,
+              ("rule_code", "rule_name", "rule_explanation"), width=12),
+    listing("own_detail", "本院疑点明细 My suspects (download CSV/XLSX)", "own_violations", _OWN_COLUMNS,
+            "amount"),
 )
 
 # --- dashboards -------------------------------------------------------------------------

@@ -151,3 +151,18 @@ def test_export_months_reach_back_one_month() -> None:
     assert export_months([date(2024, 1, 1), date(2024, 2, 29)], date(2024, 2, 29)) == \
         ["2023-12", "2024-01", "2024-02"]
     assert export_months([], date(2024, 3, 1)) == ["2024-02", "2024-03"]
+
+
+def test_a_failed_dbt_step_stops_exports_and_dashboards(dagbag) -> None:
+    # A failing dbt step (error-severity test, model error, stale source) fails its task; everything
+    # after it needs all upstream tasks to succeed, so Airflow marks it upstream_failed. Only the
+    # summary runs regardless, to record and report the failure.
+    for dag_id, dbt_task in (("daily_monitoring", "dbt_build"), ("reference_refresh", "rebuild_catalogue_and_rules")):
+        dag = dagbag.dags[dag_id]
+        after = dag.get_task(dbt_task).get_flat_relative_ids(upstream=False)
+        assert after == {"export_hospital_files", "refresh_dashboards", "run_summary"}, dag_id
+        for tid in after - {"run_summary"}:
+            task = dag.get_task(tid)
+            assert task.trigger_rule == "all_success", f"{dag_id}.{tid} would run after a failed dbt step"
+            assert dbt_task in task.get_flat_relative_ids(upstream=True)
+        assert dag.get_task("run_summary").trigger_rule == "all_done"

@@ -383,6 +383,8 @@ def test_redelivery_that_drops_a_refund_and_a_reversal(step: Callable[[str], Non
 COMPARED = {
     "intermediate.int_fee_line_netting": "line_source, fixmedins_code, mdtrt_id, feedetl_sn",
     "intermediate.int_visits": "mdtrt_id",
+    "intermediate.int_department_daily_names": "fixmedins_code, dept_codg, business_date",
+    "catalogue.dim_department": "fixmedins_code, dept_codg, valid_from",
 }
 
 

@@ -380,3 +380,53 @@ def test_refund_waiting_for_a_rejected_original_is_readmitted_when_it_arrives(tm
                        " WHERE file_name IS NULL AND status = 'loaded' ORDER BY load_id DESC LIMIT 2")
     assert sorted(ledger) == [(D1, 2, 2, 0, "loaded"), (D2, 2, 2, 0, "loaded")]
     assert discover(tmp_path, pending_only=True, conn_url=db_url) == []
+
+
+@pytest.mark.parametrize("slices", [1, 2])
+def test_big_kinds_insert_in_parallel_slices_with_the_same_result(tmp_path: Path, db_url: str, slices: int,
+                                                                  monkeypatch) -> None:
+    import ingestion.loader
+
+    # a city day's fee lines insert in rid slices on parallel connections; make this tiny one do it too
+    monkeypatch.setattr(ingestion.loader, "PARALLEL_INSERT_ROWS", 1 if slices > 1 else 10**9)
+    lines = [fee_line(f"F{i}", "M1") for i in range(1, 8)] + [fee_line("F3", "M1"), fee_line("FX", "M1", cnt="x", amt="1")]
+    write_delivery(tmp_path, "daily", D1, {
+        "his_feedetail_a.csv": lines[:5], "his_feedetail_b.csv": lines[5:],
+    })
+    (r,) = load_folder(tmp_path, "daily", D1, conn_url=db_url)
+    assert r.status == "loaded" and (r.rows_loaded, r.rows_quarantined) == (7, 2)
+    assert q(db_url, "SELECT source_file, source_line, feedetl_sn FROM staging.his_feedetail ORDER BY 1, 2") == [
+        ("his_feedetail_a.csv", 2, "F1"), ("his_feedetail_a.csv", 3, "F2"), ("his_feedetail_a.csv", 4, "F3"),
+        ("his_feedetail_a.csv", 5, "F4"), ("his_feedetail_a.csv", 6, "F5"), ("his_feedetail_b.csv", 2, "F6"),
+        ("his_feedetail_b.csv", 3, "F7")]
+    assert q(db_url, "SELECT file_name, line_no, left(reason, 30) FROM meta.quarantine ORDER BY 1, 2") == [
+        ("his_feedetail_b.csv", 4, "duplicate key (fixmedins_code,"), ("his_feedetail_b.csv", 5, "unparsable number in cnt: x")]
+
+
+def test_key_index_of_an_older_schema_is_rebuilt_in_key_order(db_url: str) -> None:
+    from ingestion.schema import ensure_schema, key_index_columns
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ensure_schema(conn)
+        conn.execute("DROP INDEX staging.his_feedetail_delivery_key_uq")
+        conn.execute("CREATE UNIQUE INDEX his_feedetail_delivery_key_uq ON staging.his_feedetail"
+                     " (business_date, fixmedins_code, mdtrt_id, feedetl_sn)")  # the pre-release order
+        conn.execute("COMMENT ON SCHEMA meta IS NULL")  # databases of that time carry no schema version
+        ensure_schema(conn)
+    cols = q(db_url, "SELECT pg_get_indexdef('staging.his_feedetail_delivery_key_uq'::regclass)")[0][0]
+    assert cols.endswith("(" + ", ".join(key_index_columns(KINDS["his_feedetail"])) + ")")
+    assert key_index_columns(KINDS["his_feedetail"])[-1] == "business_date"
+
+
+def test_ensure_schema_of_a_current_database_takes_no_table_lock(db_url: str) -> None:
+    """Every load calls ensure_schema; its DDL used to deadlock with a concurrent load's publish."""
+    from ingestion.schema import ensure_schema
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ensure_schema(conn)
+    with psycopg.connect(db_url) as holder, psycopg.connect(db_url, autocommit=True) as conn:
+        # a publishing load: rows going into the ledger, quarantine and a daily table
+        holder.execute("LOCK TABLE meta.load_log, meta.quarantine, staging.his_feedetail IN ROW EXCLUSIVE MODE")
+        conn.execute("SET lock_timeout = '2s'")
+        ensure_schema(conn)  # would wait for ACCESS EXCLUSIVE / SHARE locks and time out
+        holder.rollback()

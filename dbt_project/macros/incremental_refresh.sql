@@ -108,3 +108,8 @@
         and {{ column }} >= (select min(business_date) from {{ temp_table }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- For models whose rows depend on their own folder only: no earlier dates. -#}
+{% macro no_touched_dates() %}
+    select cast(null as date) as business_date where false
+{% endmacro %}

@@ -6,35 +6,15 @@
     the most frequent one delivered that day; a new version starts on the
     first date its name differs from the previous delivered date. -#}
 
-with observed as (
+with daily_names as (
 
-    select
-        fixmedins_code,
-        dept_codg,
-        dept_name,
-        business_date
-    from {{ ref('stg_his_mdtrt') }}
-    where dept_codg is not null
-    union all
-    select
-        fixmedins_code,
-        dept_codg,
-        dept_name,
-        business_date
-    from {{ ref('stg_his_feedetail') }}
-    where dept_codg is not null
-
-),
-
-daily_names as (
-
+    -- one row per department and business date, kept incrementally
     select
         fixmedins_code,
         dept_codg,
         business_date,
-        mode() within group (order by dept_name) as dept_name
-    from observed
-    group by fixmedins_code, dept_codg, business_date
+        dept_name
+    from {{ ref('int_department_daily_names') }}
 
 ),
 

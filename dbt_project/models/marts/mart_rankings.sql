@@ -2,6 +2,11 @@
     indexes=[
         {'columns': ['stat_month', 'dimension', 'metric', 'scope_type', 'scope_value', 'rank_no']},
         {'columns': ['stat_month', 'fixmedins_code']},
+    ],
+    post_hook=[
+        "{{ dashboard_covering_index(['dimension', 'scope_type', 'stat_month', 'member_key'],
+            ['fixmedins_code', 'admdvs', 'hosp_lv', 'metric', 'metric_value', 'rank_no']) }}",
+        {'sql': "{{ dashboard_vacuum() }}", 'transaction': false},
     ]
 ) }}
 

@@ -25,12 +25,15 @@ paired as (
         pv.dise_category as previous_dise_category,
         st.admission_date - pv.discharge_date as gap_days
     from stays as st
+    -- the previous stay is looked up in the model itself, not in the `stays` CTE:
+    -- a CTE read twice is materialized, and the lateral then scans all of it
+    -- for every stay (quadratic: 84 s for one city day's 15,000 stays)
     inner join lateral (
         select
             p.mdtrt_id,
             p.discharge_date,
             p.dise_category
-        from stays as p
+        from {{ ref('int_inpatient_stays') }} as p
         where
             p.psn_no = st.psn_no
             and p.fixmedins_code = st.fixmedins_code

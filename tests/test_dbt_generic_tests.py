@@ -1,0 +1,121 @@
+"""The project's own generic data tests (dbt_project/tests/generic/) each fail on a violating row.
+
+A throw-away dbt project in tmp_path carries copies of the real generic test
+files and, per test, a relation that satisfies it and one with planted
+violations; one `dbt build` runs them all against a fresh database. A generic
+test that stopped catching its violation (or started failing good rows) fails
+here, and a new generic test without a case below fails too.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline.dbt_cli import run_dbt
+from pipeline.dbt_env import DBT_PROJECT_DIR
+
+GENERIC_DIR = DBT_PROJECT_DIR / "tests" / "generic"
+
+# test name -> (arguments, good relation SQL, bad relation SQL, failing rows of the bad one)
+CASES: dict[str, tuple[dict[str, Any], str, str, int]] = {
+    "not_negative": (
+        {"column_name": "x"},
+        "select * from (values (0.00), (1.50), (null)) as v (x)",
+        "select * from (values (1.00), (-0.01), (null)) as v (x)",
+        1,
+    ),
+    "not_before": (
+        {"column_name": "end_date", "start_column": "begin_date"},
+        "select * from (values (date '2024-03-01', date '2024-03-01'), (date '2024-03-01', date '2024-03-04'),"
+        " (date '2024-03-01', null)) as v (begin_date, end_date)",
+        "select * from (values (date '2024-03-02', date '2024-03-01'), (date '2024-03-01', date '2024-03-01'))"
+        " as v (begin_date, end_date)",
+        1,
+    ),
+    "expression_is_true": (
+        {"expression": "a <= b"},
+        "select * from (values (1, 2), (2, 2)) as v (a, b)",
+        # a NULL result counts as false: the invariant could not be shown
+        "select * from (values (1, 2), (3, 2), (null, 1)) as v (a, b)",
+        2,
+    ),
+    "unique_combination_of_columns": (
+        {"combination_of_columns": ["k1", "k2"]},
+        "select * from (values (1, 'a'), (1, 'b'), (2, 'a')) as v (k1, k2)",
+        "select * from (values (1, 'a'), (1, 'a'), (2, 'a')) as v (k1, k2)",
+        1,
+    ),
+    "history_not_overlapping": (
+        {"key_columns": ["k"]},
+        "select * from (values ('A', date '2024-01-01', date '2024-02-01'), ('A', date '2024-02-01', null),"
+        " ('B', date '2024-01-01', null)) as v (k, valid_from, valid_to)",
+        # A: the first version runs into the second; B: a version ending before it starts
+        "select * from (values ('A', date '2024-01-01', date '2024-03-01'), ('A', date '2024-02-01', null),"
+        " ('B', date '2024-02-01', date '2024-01-01')) as v (k, valid_from, valid_to)",
+        2,
+    ),
+    "rank_continuity": (
+        {"partition_by": ["p"], "value_column": "v", "rank_column": "r", "dense_rank_column": "d"},
+        "select * from (values ('x', 10, 1, 1), ('x', 10, 1, 1), ('x', 5, 3, 2), ('y', 7, 1, 1))"
+        " as t (p, v, r, d)",
+        # ties then a rank without the skip (2 instead of 3)
+        "select * from (values ('x', 10, 1, 1), ('x', 10, 1, 1), ('x', 5, 2, 2)) as t (p, v, r, d)",
+        1,
+    ),
+}
+
+
+def _write_project(root: Path) -> None:
+    (root / "models").mkdir(parents=True)
+    shutil.copytree(GENERIC_DIR, root / "tests" / "generic")
+    (root / "dbt_project.yml").write_text(
+        "name: generic_tests_fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: medwatch\n"
+        "models:\n  generic_tests_fixture:\n    +materialized: view\n")
+    models = []
+    for name, (args, good, bad, _) in CASES.items():
+        for side, sql in (("good", good), ("bad", bad)):
+            (root / "models" / f"{side}_{name}.sql").write_text(sql + "\n")
+            models.append({"name": f"{side}_{name}", "data_tests": [{name: {"arguments": args}}]})
+    (root / "models" / "_models.yml").write_text(yaml.safe_dump({"version": 2, "models": models}))
+
+
+def test_every_generic_test_has_a_case() -> None:
+    assert {p.stem for p in GENERIC_DIR.glob("*.sql")} == set(CASES)
+
+
+def test_each_generic_test_fails_on_its_violating_rows(tmp_path: Path, make_db) -> None:
+    project = tmp_path / "project"
+    _write_project(project)
+    url = make_db("mfm_gaps_generic")
+    target = tmp_path / "target"
+    res = run_dbt(["build", "--project-dir", str(project), "--target-path", str(target),
+                   "--log-path", str(target / "logs")], url)
+    assert res.exception is None, res.exception
+    outcome: dict[str, tuple[str, int]] = {}
+    for r in res.result or []:
+        node = r.node
+        if node.resource_type != "test":
+            assert str(r.status) == "success", (node.unique_id, r.message)
+            continue
+        model = node.attached_node.split(".")[-1]
+        outcome[model] = (str(getattr(r.status, "value", r.status)), int(r.failures or 0))
+    expected = {}
+    for name, (_, _, _, n_bad) in CASES.items():
+        expected[f"good_{name}"] = ("pass", 0)
+        expected[f"bad_{name}"] = ("fail", n_bad)
+    assert outcome == expected
+    assert not res.success  # the failing tests fail the invocation, as in the pipeline's dbt step
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case_arguments_are_yaml_of_the_test(name: str) -> None:
+    # each case passes the arguments its generic test declares (a renamed argument would break the case)
+    sql = (GENERIC_DIR / f"{name}.sql").read_text()
+    signature = sql.split(f"{{% test {name}(", 1)[1].split(")", 1)[0]
+    declared = {a.strip() for a in signature.split(",")} - {"model"}
+    assert set(CASES[name][0]) == declared
