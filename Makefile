@@ -28,6 +28,8 @@ $(VENV)/.installed: requirements.txt requirements.lock
 	else \
 	  $(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c requirements.lock; \
 	fi
+	@# bytecode up front: every Airflow task and dbt call is a fresh process importing Airflow/GX/dbt
+	@$(PY) -m compileall -q -j 2 $(VENV)/lib > /dev/null 2>&1 || true
 	@touch $@
 
 venv: $(VENV)/.installed ## create the pipeline virtualenv

@@ -11,7 +11,7 @@ the next morning), catching up from `PIPELINE_START_DATE`:
    and date (pool `warehouse_loads`), each atomic; a rejected delivery fails
    its task with the loader's message and loads nothing of that kind and date;
 3. **dbt_build**: `dbt source freshness` on the load ledger (past
-   `error_after` stops here), then `dbt build` of every model with its tests;
+   `error_after` is logged, or stops here with FRESHNESS_STOPS_BUILD), then `dbt build` of every model with its tests;
    a failing error-severity test fails it and stops what follows (pool `warehouse_dbt`);
 4. **export_hospital_files**: every institution's suspects of the affected
    months as CSV + XLSX under `EXPORTS_DIR/<YYYY-MM>/<fixmedins_code>/`;

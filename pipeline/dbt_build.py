@@ -53,11 +53,18 @@ def source_freshness(warehouse_url: str | None = None, extra_args: Sequence[str]
     return out
 
 
-def check_freshness(found: dict[str, list[str]]) -> dict[str, int]:
-    """Log warnings; raise SourcesStale when a source is past error_after. Returns counts by status."""
+def check_freshness(found: dict[str, list[str]], stop_on_error: bool | None = None) -> dict[str, int]:
+    """Log warnings and errors; with stop_on_error (default: FRESHNESS_STOPS_BUILD) raise SourcesStale when a
+    source is past error_after. Returns counts by status."""
+    from warehouse.config import settings
+
     for w in found["warn"]:
         log.warning("dbt source freshness warning: %s", w)
-    if found["error"]:
+    stop = settings().freshness_stops_build if stop_on_error is None else stop_on_error
+    if found["error"] and not stop:
+        for e in found["error"]:
+            log.error("dbt source freshness error (FRESHNESS_STOPS_BUILD=false: the build goes on): %s", e)
+    elif found["error"]:
         raise SourcesStale("dbt source freshness: stale or never loaded (past error_after; build not started):"
                            "\n  " + "\n  ".join(found["error"]))
     return {k: len(v) for k, v in found.items()}

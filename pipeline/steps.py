@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline import dbt_build, exports, loads, summary, superset_refresh
@@ -42,7 +43,8 @@ def build(select: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def check_freshness_and_build() -> dict[str, Any]:
-    """The daily dbt step: source freshness on the load ledger (error = stop), then the full build.
+    """The daily dbt step: source freshness on the load ledger (past error_after: logged, or a stop with
+    FRESHNESS_STOPS_BUILD), then the full build.
 
     Only the daily run checks freshness: the daily kinds are what it loads, and
     reference_refresh must rebuild the catalogue even when a daily feed is late.
@@ -82,6 +84,7 @@ def finish(dag_id: str, run_id: str, business_date: date, items: Sequence[dict[s
            dashboards: dict[str, Any] | None = None, discovered: bool = True) -> dict[str, Any]:
     """Write and log the run summary; raise PermanentFailure when the run did not do its job."""
     outcomes = loads.load_outcomes(items)
+    docs = data_docs(items) if any(o["status"] in ("loaded", "rejected") for o in outcomes) else None
     with connect(autocommit=True) as conn:
         by_rule = summary.suspects_by_rule(conn)
         # a step whose XCom is missing did not succeed (failed, or skipped after a failure)
@@ -95,7 +98,23 @@ def finish(dag_id: str, run_id: str, business_date: date, items: Sequence[dict[s
         s = summary.build_summary(outcomes, written or [], by_rule, failed_tasks)
         summary.write_summary(conn, dag_id, run_id, business_date, s)
     text = summary.format_summary(dag_id, business_date, s)
+    if docs is not None:
+        text += f"\nData Docs (validation results of this run): {docs}"
     log.info("run summary (also in meta.run_summary):\n%s", text)
     if s["status"] != "success":
         raise PermanentFailure(f"run did not complete:\n{text}")
     return {k: v for k, v in s.items() if k != "details"}
+
+
+def data_docs(items: Sequence[dict[str, Any]]) -> Path | None:
+    """Render the GX Data Docs of this run's validations (DATA_DOCS_DIR). Built once per run, not per
+    load: rendering costs seconds. A rendering error is logged, never fails the run: the results
+    themselves are already in meta.validation_results."""
+    from ingestion.gx_docs import build_data_docs
+
+    since = min(datetime.fromisoformat(i["discovered_at"]) for i in items)
+    try:
+        return build_data_docs(since=since)
+    except Exception:  # noqa: BLE001 - documentation only; logged with its traceback
+        log.exception("Data Docs could not be built")
+        return None

@@ -11,7 +11,8 @@ from pathlib import Path
 from warehouse.config import REPO_ROOT
 
 
-def run_dag(tmp: Path, landing: Path, url: str, dag: str, run_date: date, home: Path) -> tuple[int, str]:
+def run_dag(tmp: Path, landing: Path, url: str, dag: str, run_date: date, home: Path,
+            extra_env: dict[str, str] | None = None) -> tuple[int, str]:
     """Run one DAG for one business date; returns (exit status, output). Superset and SMTP stay off."""
     from pipeline.airflow_env import airflow_env
 
@@ -19,7 +20,7 @@ def run_dag(tmp: Path, landing: Path, url: str, dag: str, run_date: date, home: 
     env.update({
         "LANDING_DIR": str(landing), "EXPORTS_DIR": str(tmp / "exports"), "VAR_DIR": str(tmp / "var"),
         "DBT_TARGET_PATH": str(tmp / "dbt_target"), "DBT_LOG_PATH": str(tmp / "dbt_target" / "logs"),
-        "TASK_RETRIES": "1", "DATA_DOCS_DIR": str(tmp / "data_docs"),
+        "TASK_RETRIES": "1", "DATA_DOCS_DIR": str(tmp / "data_docs"), **(extra_env or {}),
     })
     env.pop("SUPERSET_URL", None)
     env.pop("SMTP_HOST", None)

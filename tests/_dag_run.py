@@ -39,6 +39,7 @@ class DagRun:
     url: str
     exports_dir: Path
     landing: Path
+    data_docs_dir: Path
 
 
 def small_landing(out: Path) -> Path:
@@ -84,6 +85,6 @@ def dag_run(dag_landing: Path, tmp_path_factory: pytest.TempPathFactory, server_
     tmp = tmp_path_factory.mktemp("dag_run")
     url = create_database(server_url, "mfm_e2e_clean")
     rc, out = run_pipeline(tmp, dag_landing, url, "clean")
-    yield DagRun(rc, out, url, tmp / "exports_clean", dag_landing)
+    yield DagRun(rc, out, url, tmp / "exports_clean", dag_landing, tmp / "data_docs")
     if not os.environ.get("KEEP_TEST_DBS"):
         drop_database(server_url, url)

@@ -37,7 +37,9 @@ def test_failed_dbt_step_leaves_exports_and_dashboards_unrun(tmp_path: Path, mak
     (landing / "reference").mkdir()
     home = tmp_path / "airflow"
 
-    rc, out = run_dag(tmp_path, landing, url, "daily_monitoring", RUN_DATE, home)
+    # a source past error_after stops the build only when the bureau opts in (FRESHNESS_STOPS_BUILD)
+    rc, out = run_dag(tmp_path, landing, url, "daily_monitoring", RUN_DATE, home,
+                      extra_env={"FRESHNESS_STOPS_BUILD": "true"})
     assert rc == 1, out[-4000:]
     assert "stale or never loaded" in out, out[-6000:]
     states = task_states(home, "daily_monitoring")

@@ -62,8 +62,8 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory):
     return bag
 
 
-def test_stale_sources_warn_or_stop_the_daily_build(stale_warehouse: str, dagbag,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_stale_sources_warn_or_stop_the_daily_build(stale_warehouse: str, dagbag, caplog: pytest.LogCaptureFixture,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     found = dbt_build.source_freshness()
     assert _names(found["pass"]) == {"staging.his_mdtrt", "meta.load_log"}
     assert _names(found["warn"]) == {"staging.his_diag"}
@@ -76,8 +76,17 @@ def test_stale_sources_warn_or_stop_the_daily_build(stale_warehouse: str, dagbag
     assert counts == {"pass": 2, "warn": 1, "error": 0}
     assert "dbt source freshness warning: staging.his_diag" in caplog.text
 
-    # the real DAG's dbt task: stale sources fail it for good (no retry), before any model is built
+    # by default errors are logged and the build goes on (FRESHNESS_STOPS_BUILD=false)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pipeline.dbt_build"):
+        counts = dbt_build.check_freshness(found)
+    assert counts == {"pass": 2, "warn": 1, "error": 3}
+    assert "dbt source freshness error (FRESHNESS_STOPS_BUILD=false: the build goes on): staging.setl" in caplog.text
+
+    # opted in: the real DAG's dbt task fails for good (no retry), before any model is built
     from airflow.sdk.exceptions import AirflowFailException
+
+    monkeypatch.setenv("FRESHNESS_STOPS_BUILD", "true")
 
     dbt_task = dagbag.dags["daily_monitoring"].get_task("dbt_build")
     with pytest.raises(AirflowFailException, match="stale or never loaded") as err:

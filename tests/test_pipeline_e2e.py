@@ -92,6 +92,10 @@ def test_clean_run_populates_every_layer_and_exports(dag_run: DagRun) -> None:
         assert total == count(conn, "marts.fct_violations") == sum(v["count"] for v in by_rule.values())
         assert_exports_match_mart(conn, exports_dir)
     assert "run summary" in out
+    # Data Docs are rendered once per run from meta.validation_results
+    assert f"Data Docs (validation results of this run): {dag_run.data_docs_dir / 'index.html'}" in out
+    assert (dag_run.data_docs_dir / "index.html").is_file()
+    assert list((dag_run.data_docs_dir / "validations").rglob("*.html"))
 
 
 def test_broken_delivery_fails_cleanly_then_correction_equals_clean_run(
@@ -149,3 +153,6 @@ def test_no_unmasked_personal_data_outside_staging(dag_run: DagRun) -> None:
             " ('stg', 'catalogue', 'intermediate', 'rules', 'marts')").fetchall()]
         assert len(schemas) == 5
         assert security.personal_data_findings(conn, schemas) == []
+        # the scan is not blind: staging, where real values live, is reported
+        leaks = security.personal_data_findings(conn, ["staging"], limit_per_column=1)
+        assert {"staging.ref_psn"} <= {rel for rel, _, _ in leaks}

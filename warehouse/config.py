@@ -39,6 +39,10 @@ class Settings:
     """LOAD_POOL_SLOTS: slots of the Airflow pool `warehouse_loads` bounding concurrent loads. Default 2."""
     task_retries: int
     """TASK_RETRIES: retries of every DAG task (exponential backoff from 1 minute). Default 2."""
+    freshness_stops_build: bool
+    """FRESHNESS_STOPS_BUILD: true = a source past its freshness error_after stops the daily dbt build;
+    default false = it is logged as an error and recorded in the run summary, and the build goes on
+    (a rerun of an old day, or one hospital's late feed, must not hold the whole city's rules)."""
     superset_url: str | None
     """SUPERSET_URL: Superset base URL; unset = the DAG skips the dashboard refresh."""
     superset_username: str
@@ -91,6 +95,7 @@ def settings() -> Settings:
         pipeline_start_date=os.environ.get("PIPELINE_START_DATE", "2024-01-01"),
         load_pool_slots=int(os.environ.get("LOAD_POOL_SLOTS", "2")),
         task_retries=int(os.environ.get("TASK_RETRIES", "2")),
+        freshness_stops_build=os.environ.get("FRESHNESS_STOPS_BUILD", "false").strip().lower() in ("1", "true", "yes"),
         superset_url=os.environ.get("SUPERSET_URL") or None,
         superset_username=os.environ.get("SUPERSET_USERNAME", "admin"),
         superset_password=os.environ.get("SUPERSET_PASSWORD") or None,

@@ -156,7 +156,8 @@ def personal_data_findings(conn: psycopg.Connection, schemas: Sequence[str] = ("
                if conn.execute("select to_regclass(%s) is not null", (rel,)).fetchone()[0]]
     findings: list[tuple[str, str, str]] = []
     for schema, table, column in cols:
-        value = sql.SQL("cast({} as text)").format(sql.Identifier(column))
+        # qualified: inside the staging sub-selects an unqualified name (certno) would mean staging's column
+        value = sql.SQL("cast(t.{} as text)").format(sql.Identifier(column))
         rel = sql.Identifier(schema, table)
         checks = [sql.SQL("{v} ~ {p}").format(v=value, p=sql.Literal(CERTNO_PATTERN))]
         for src_rel, src_col in sources:
@@ -167,7 +168,7 @@ def personal_data_findings(conn: psycopg.Connection, schemas: Sequence[str] = ("
                 cond = "length(s.{c}) >= 2 and ({v} = s.{c} or strpos({v}, '\"' || s.{c} || '\"') > 0)"
             checks.append(sql.SQL("exists (select 1 from {r} s where " + cond + ")").format(
                 r=s_rel, c=s_col, v=value))
-        query = sql.SQL("select {v}, {real} from {rel} where {cond} limit {n}").format(
+        query = sql.SQL("select {v}, {real} from {rel} as t where {cond} limit {n}").format(
             v=value, rel=rel, cond=sql.SQL(" or ").join(checks), n=sql.Literal(limit_per_column),
             real=sql.SQL(" or ").join(checks[1:]) if len(checks) > 1 else sql.SQL("false"))
         for sample, is_real in conn.execute(query).fetchall():
