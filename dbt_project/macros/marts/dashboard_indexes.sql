@@ -1,9 +1,9 @@
 {#- Indexes for the Superset charts (bench/bench_dashboards.py, docs/benchmarks.md).
 
-    The violations and rankings charts aggregate a year of rows; a covering
-    index (every column a chart reads, the rest as INCLUDE) lets PostgreSQL
-    answer them with an index-only scan of a narrow index instead of a scan of
-    the wide table (evidence, descriptions). dbt's `indexes` config has no
+    The rankings charts aggregate a year of rows of one dimension; a covering
+    index led by (dimension, scope_type) with every other column a chart reads
+    as INCLUDE lets PostgreSQL read only that dimension's rows, from the index
+    alone (index-only scan), instead of the whole table. dbt's `indexes` config has no
     INCLUDE, hence a post-hook; the table is new on every build, so the index
     is too. Unnamed on purpose: during the post-hook the previous build's table
     (renamed to a backup, dropped after commit) still holds an index of any

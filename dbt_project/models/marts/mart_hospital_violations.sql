@@ -1,14 +1,10 @@
+{#- amount: the suspect-detail charts list the largest amounts first (bench/bench_dashboards.py) -#}
 {{ config(
     indexes=[
         {'columns': ['violation_id'], 'unique': true},
         {'columns': ['fixmedins_code', 'stat_month']},
         {'columns': ['stat_month']},
         {'columns': ['amount']},
-    ],
-    post_hook=[
-        "{{ dashboard_covering_index(['rule_code', 'disposition', 'severity', 'stat_month', 'fixmedins_code'],
-            ['rule_name_zh', 'rule_name_en', 'disposition_zh', 'fixmedins_name', 'amount']) }}",
-        {'sql': "{{ dashboard_vacuum() }}", 'transaction': false},
     ]
 ) }}
 
