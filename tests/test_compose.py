@@ -57,7 +57,7 @@ EXPECTED_SERVICES = {
 }
 # Long-running services must say how their health is judged; one-shot jobs need not.
 ONE_SHOT = {"warehouse-init", "airflow-init", "superset-init"}
-SKIP_DIRS = {".venv", ".venv-superset", ".git", "var", "node_modules", "__pycache__", "dbt_packages", "logs"}
+SKIP_DIRS = {".venv", ".venv-superset", ".tools", ".git", "var", "node_modules", "__pycache__", "dbt_packages", "logs"}
 # Variables every process has: documenting them would be noise.
 STANDARD_VARS = {"PATH", "HOME", "USER", "PWD", "PYTHONPATH", "BASH_SOURCE", "HOSTNAME", "CI",
                  "DEBIAN_FRONTEND"}
@@ -295,7 +295,7 @@ def test_docker_compose_config_validates(tmp_path: Path) -> None:
     project = tmp_path / "medwatch"
     project.mkdir()
     for entry in REPO_ROOT.iterdir():
-        if entry.name not in {".env", ".git", ".venv", ".venv-superset", "var"}:
+        if entry.name not in {".env", ".git", ".venv", ".venv-superset", ".tools", "var"}:
             (project / entry.name).symlink_to(entry)
     shutil.copy(ENV_EXAMPLE, project / ".env")
     env = {k: v for k, v in os.environ.items() if k not in compose_interpolated()}
