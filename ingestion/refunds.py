@@ -48,6 +48,8 @@ def release_waiting_refunds(ref, conn_url: str, _seen: set[tuple[str, date]] | N
     from ingestion.delivery import folder_refs
     from ingestion.loader import load_kind
 
+    if "init_feedetl_sn" not in KINDS[ref.kind].columns:  # only fee lines are refunds
+        return []
     seen = _seen if _seen is not None else set()
     with psycopg.connect(conn_url) as conn:
         if conn.execute("SELECT to_regclass('meta.quarantine')").fetchone()[0] is None:

@@ -12,20 +12,22 @@ from warehouse.config import REPO_ROOT
 
 
 def run_dag(tmp: Path, landing: Path, url: str, dag: str, run_date: date, home: Path,
-            extra_env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Run one DAG for one business date; returns (exit status, output). Superset and SMTP stay off."""
+            extra_env: dict[str, str] | None = None, suffix: str = "") -> tuple[int, str]:
+    """Run one DAG for one business date; returns (exit status, output). Superset and SMTP stay off.
+    Exports and dbt's target go to tmp/exports<suffix> and tmp/dbt_target<suffix>."""
     from pipeline.airflow_env import airflow_env
 
     env = airflow_env(url, airflow_home=home)
+    target = tmp / f"dbt_target{suffix}"
     env.update({
-        "LANDING_DIR": str(landing), "EXPORTS_DIR": str(tmp / "exports"), "VAR_DIR": str(tmp / "var"),
-        "DBT_TARGET_PATH": str(tmp / "dbt_target"), "DBT_LOG_PATH": str(tmp / "dbt_target" / "logs"),
+        "LANDING_DIR": str(landing), "EXPORTS_DIR": str(tmp / f"exports{suffix}"), "VAR_DIR": str(tmp / "var"),
+        "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(target / "logs"),
         "TASK_RETRIES": "1", "DATA_DOCS_DIR": str(tmp / "data_docs"), **(extra_env or {}),
     })
     env.pop("SUPERSET_URL", None)
     env.pop("SMTP_HOST", None)
     res = subprocess.run([sys.executable, "-m", "pipeline.run_local", "--dag", dag, "--date", run_date.isoformat()],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1500, check=False)
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
     return res.returncode, res.stdout + res.stderr
 
 

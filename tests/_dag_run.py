@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
-
-from warehouse.config import REPO_ROOT
+from _airflow_run import run_dag
 
 START = date(2024, 1, 1)
 SEED = 42
@@ -55,21 +52,9 @@ def small_landing(out: Path) -> Path:
 
 def run_pipeline(tmp: Path, landing: Path, url: str, name: str, airflow_home: Path | None = None,
                  run_date: date = RUN_DATE) -> tuple[int, str]:
-    """`python -m pipeline.run_local --date run_date` (airflow dags test) with private output folders."""
-    from pipeline.airflow_env import airflow_env
-
-    home = airflow_home or (tmp / f"airflow_{name}")
-    env = airflow_env(url, airflow_home=home)
-    env.update({
-        "LANDING_DIR": str(landing), "EXPORTS_DIR": str(tmp / f"exports_{name}"), "VAR_DIR": str(tmp / "var"),
-        "DBT_TARGET_PATH": str(tmp / f"dbt_target_{name}"), "DBT_LOG_PATH": str(tmp / f"dbt_target_{name}/logs"),
-        "TASK_RETRIES": "1", "DATA_DOCS_DIR": str(tmp / "data_docs"),
-    })
-    env.pop("SUPERSET_URL", None)
-    env.pop("SMTP_HOST", None)
-    res = subprocess.run([sys.executable, "-m", "pipeline.run_local", "--date", run_date.isoformat()],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    return res.returncode, res.stdout + res.stderr
+    """daily_monitoring for run_date (airflow dags test) with output folders named after `name`."""
+    return run_dag(tmp, landing, url, "daily_monitoring", run_date, airflow_home or (tmp / f"airflow_{name}"),
+                   suffix=f"_{name}")
 
 
 @pytest.fixture(scope="session")
