@@ -12,7 +12,7 @@ from warehouse.config import REPO_ROOT
 
 
 def run_dag(tmp: Path, landing: Path, url: str, dag: str, run_date: date, home: Path,
-            extra_env: dict[str, str] | None = None, suffix: str = "") -> tuple[int, str]:
+            extra_env: dict[str, str] | None = None, suffix: str = "", timeout: int = 1500) -> tuple[int, str]:
     """Run one DAG for one business date; returns (exit status, output). Superset and SMTP stay off.
     Exports and dbt's target go to tmp/exports<suffix> and tmp/dbt_target<suffix>."""
     from pipeline.airflow_env import airflow_env
@@ -27,7 +27,7 @@ def run_dag(tmp: Path, landing: Path, url: str, dag: str, run_date: date, home: 
     env.pop("SUPERSET_URL", None)
     env.pop("SMTP_HOST", None)
     res = subprocess.run([sys.executable, "-m", "pipeline.run_local", "--dag", dag, "--date", run_date.isoformat()],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return res.returncode, res.stdout + res.stderr
 
 

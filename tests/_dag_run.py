@@ -54,7 +54,7 @@ def run_pipeline(tmp: Path, landing: Path, url: str, name: str, airflow_home: Pa
                  run_date: date = RUN_DATE) -> tuple[int, str]:
     """daily_monitoring for run_date (airflow dags test) with output folders named after `name`."""
     return run_dag(tmp, landing, url, "daily_monitoring", run_date, airflow_home or (tmp / f"airflow_{name}"),
-                   suffix=f"_{name}")
+                   suffix=f"_{name}", timeout=1800)
 
 
 @pytest.fixture(scope="session")
