@@ -20,7 +20,8 @@ from warehouse.config import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 BENCH_VAR = REPO_ROOT / "var" / "bench"
-DB_PREFIX = "mfm_bench"
+# helpers sharing one server each keep to their own database prefix
+DB_PREFIX = os.environ.get("MFM_BENCH_DB_PREFIX", "mfm_bench")
 
 
 def log(msg: str) -> None:
@@ -79,8 +80,8 @@ def pipeline_env(url: str, **extra: str) -> dict[str, str]:
 
 
 def target_dir(tag: str) -> Path:
-    """A private dbt target path (helpers and concurrent benchmarks never share one)."""
-    return REPO_ROOT / "dbt_project" / f"target_bench_{tag}"
+    """A private dbt target path (helpers and concurrent benchmarks never share one), under the ignored var/."""
+    return BENCH_VAR / f"dbt_target_{tag}"
 
 
 def run_dbt(url: str, args: Sequence[str], tag: str, check: bool = True) -> tuple[float, Path, int]:

@@ -192,16 +192,11 @@ RANKINGS = Dataset(
         Metric("fund", "基金支付 Fund payment (yuan)", "SUM(fund_amount)", ",.2f"),
         Metric("suspect", "疑点金额 Suspect amount (yuan)", "SUM(suspect_amount)", ",.2f"),
     ),
-    # mart_rankings is long (one row per metric): pivot the city-wide ranking back to columns.
-    sql=("SELECT r.stat_month AS month, r.dimension, r.member_key AS member_code, r.fixmedins_code, "
-         "n.fixmedins_name, r.admdvs, r.hosp_lv, "
-         "max(r.metric_value) FILTER (WHERE r.metric = 'total_fee') AS medfee_amount, "
-         "max(r.metric_value) FILTER (WHERE r.metric = 'fund_pay') AS fund_amount, "
-         "max(r.metric_value) FILTER (WHERE r.metric = 'total_fee_mom') AS fee_mom_growth, "
-         "max(r.metric_value) FILTER (WHERE r.metric = 'suspect_amount') AS suspect_amount, "
-         "max(r.rank_no) FILTER (WHERE r.metric = 'total_fee') AS rank_fee "
-         f"FROM marts.mart_rankings AS r {_names_join('r')} "
-         "WHERE r.scope_type = 'city' GROUP BY 1, 2, 3, 4, 5, 6, 7"),
+    # mart_rankings is long (one row per metric); mart_rankings_pivot holds its city-wide ranking
+    # pivoted back to columns with the names, so a chart only aggregates (docs/benchmarks.md).
+    sql=("SELECT stat_month AS month, dimension, member_key AS member_code, fixmedins_code, fixmedins_name, "
+         "admdvs, hosp_lv, total_fee AS medfee_amount, fund_pay AS fund_amount, total_fee_mom AS fee_mom_growth, "
+         "suspect_amount, rank_fee FROM marts.mart_rankings_pivot"),
 )
 
 PEERS = Dataset(
@@ -271,7 +266,33 @@ OWN = Dataset(
     sql=_VIO_SQL,
 )
 
-DATASETS = (CITY, FUND, INSUTYPE, RANKINGS, PEERS, VIOLATIONS, OWN)
+# The violations dashboard's group-by charts: the same figures from mart_violation_counts (one
+# row per month x institution x rule x disposition x severity) instead of aggregating the wide
+# detail mart on every query; the columns the dashboard's native filters use keep their names.
+VIOLATION_COUNTS = Dataset(
+    key="violation_counts",
+    table="疑点计数 violation_counts",
+    description="疑点计数 Suspects and amounts per month, institution, rule, disposition and severity (auditors)",
+    columns=(
+        _MONTH,
+        *_INST_COLS,
+        Column("rule_code", "规则 Rule code"),
+        Column("rule_name", "规则名称 Rule"),
+        Column("disposition", "处置 Disposition"),
+        Column("severity", "严重程度 Severity"),
+        Column("suspect_count", "疑点数 Suspects", "BIGINT"),
+        Column("amount", "疑点金额 Amount", "NUMERIC"),
+    ),
+    metrics=(
+        Metric("suspects", "疑点数 Suspects", "SUM(suspect_count)", ",d"),
+        Metric("suspect_amount", "疑点金额 Suspect amount (yuan)", "SUM(amount)", ",.2f"),
+    ),
+    sql=("SELECT stat_month AS month, fixmedins_code, fixmedins_name, admdvs, hosp_lv, rule_code, "
+         "rule_name_zh || ' ' || rule_name_en AS rule_name, disposition || ' ' || disposition_zh AS disposition, "
+         "severity, suspect_count, amount FROM marts.mart_violation_counts"),
+)
+
+DATASETS = (CITY, FUND, INSUTYPE, RANKINGS, PEERS, VIOLATIONS, OWN, VIOLATION_COUNTS)
 
 # --- charts -----------------------------------------------------------------------------
 # Six chart shapes cover every dashboard; each builder below fixes what a shape always has
@@ -310,7 +331,7 @@ def breakdown(key: str, title: str, dataset: str, metrics: tuple[str, ...], by: 
 
 def share(key: str, title: str, metric: str, by: str) -> Chart:
     """One metric of the violations split by `by` (a quarter-width donut)."""
-    return Chart(key, title, "pie", "violations", (metric,), groupby=(by,), width=3)
+    return Chart(key, title, "pie", "violation_counts", (metric,), groupby=(by,), width=3)
 
 
 def listing(key: str, title: str, dataset: str, columns: tuple[str, ...], order_by: str, where: str = "",
@@ -353,11 +374,12 @@ CHARTS = (
             ("month", "fixmedins_code", "fixmedins_name", "hosp_lv", "measure", "institution_value",
              "peer_mean", "z_score", "is_outlier"),
             "z_score", where="z_score IS NOT NULL", row_limit=200, height=50),
-    breakdown("vio_by_rule", "规则 By rule", "violations", _VIO, ("rule_code", "rule_name")),
+    breakdown("vio_by_rule", "规则 By rule", "violation_counts", _VIO, ("rule_code", "rule_name")),
     share("vio_by_disposition", "处置 By disposition", "suspect_amount", "disposition"),
     share("vio_by_severity", "严重程度 By severity", "suspects", "severity"),
-    breakdown("vio_by_institution", "机构 By institution", "violations", _VIO, ("fixmedins_code", "fixmedins_name")),
-    trend("vio_by_month", "月度疑点 Suspect amount by month", "bar", "violations", ("suspect_amount",),
+    breakdown("vio_by_institution", "机构 By institution", "violation_counts", _VIO,
+              ("fixmedins_code", "fixmedins_name")),
+    trend("vio_by_month", "月度疑点 Suspect amount by month", "bar", "violation_counts", ("suspect_amount",),
           "disposition"),
     listing("vio_detail", "疑点明细 Suspect details (filter and export)", "violations",
             ("business_date", "fixmedins_name", "rule_code", "rule_name", "disposition", "severity", "dept_codg",
@@ -414,7 +436,9 @@ DASHBOARDS = (
             ("vio_by_institution", "vio_by_month"),
             ("vio_detail",),
         ),
-        filters=(*_std_filters("violations"), NativeFilter("rule", "规则 Rule", "select", "violations", "rule_name")),
+        # value lists from the narrow counts mart; the same column names exist in the detail dataset
+        filters=(*_std_filters("violation_counts"),
+                 NativeFilter("rule", "规则 Rule", "select", "violation_counts", "rule_name")),
     ),
     Dashboard(
         "my_institution", "my-institution", "本院违规 My institution",

@@ -26,7 +26,7 @@ MART_MODELS = (
     "mart_person_monthly", "mart_region_monthly", "mart_level_monthly", "mart_insutype_monthly",
     "mart_fund_overview_monthly", "mart_daily_current_month", "mart_rankings", "mart_rankings_top10",
     "mart_peer_distribution", "mart_peer_comparison", "mart_physician_scores", "mart_hospital_violations",
-    "mart_hospital_violations_by_rule", "mart_violation_summary",
+    "mart_hospital_violations_by_rule", "mart_violation_summary", "mart_rankings_pivot", "mart_violation_counts",
 )
 SEEDS = ("audit_rules", "physician_score_points")
 H1, H2, H3, P1 = "H33020300001", "H33020300002", "H33020400001", "P33020300001"

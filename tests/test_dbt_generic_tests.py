@@ -67,6 +67,15 @@ CASES: dict[str, tuple[dict[str, Any], str, str, int]] = {
         "select * from (values ('x', 10, 1, 1), ('x', 10, 1, 1), ('x', 5, 2, 2)) as t (p, v, r, d)",
         1,
     ),
+    "totals_match": (
+        # counts per key against the detail rows they count (a subquery stands in for ref())
+        {"to": "(select * from (values ('a', 1.50), ('a', 2.00), ('b', 3.00)) as d (k, amount)) as detail",
+         "pairs": [{"got": "sum(n)", "want": "count(*)"}, {"got": "sum(amount)", "want": "sum(amount)"}]},
+        "select * from (values ('a', 2, 3.50), ('b', 1, 3.00)) as v (k, n, amount)",
+        # one count off: the single comparison row fails
+        "select * from (values ('a', 2, 3.50), ('b', 2, 3.00)) as v (k, n, amount)",
+        1,
+    ),
 }
 
 

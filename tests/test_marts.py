@@ -119,6 +119,57 @@ def test_rankings(conn: psycopg.Connection) -> None:
     assert one(conn, "select count(*) from marts.mart_rankings_top10 where rank_no > 10") == (0,)
 
 
+def test_rankings_pivot(conn: psycopg.Connection) -> None:
+    # H1, Feb 2024: fee V06 150 + V07 6,000 (stay discharged in Feb), fund 90 + 4,500, growth on
+    # January's 5,300 = 0.160377, first of three by fee; no suspects in February
+    assert one(conn, """
+        select fixmedins_name, admdvs, hosp_lv, total_fee, fund_pay, total_fee_mom, suspect_amount, rank_fee
+        from marts.mart_rankings_pivot
+        where dimension = 'institution' and member_key = %s and stat_month = '2024-02-01'""", (H1,)) == (
+        "甲医院", "330203", "3", Decimal("6150.00"), Decimal("4590.00"), Decimal("0.160377"), Decimal("0"), 1)
+    # row by row the city-wide ranking of mart_rankings pivoted as the rankings dataset did before
+    pivot = """
+        select stat_month, dimension, member_key, fixmedins_code, fixmedins_name, admdvs, hosp_lv, total_fee,
+               fund_pay, total_fee_mom, suspect_amount, rank_fee from marts.mart_rankings_pivot"""
+    from_long = """
+        select r.stat_month, r.dimension, r.member_key, r.fixmedins_code, n.fixmedins_name, r.admdvs, r.hosp_lv,
+               max(r.metric_value) filter (where r.metric = 'total_fee'),
+               max(r.metric_value) filter (where r.metric = 'fund_pay'),
+               max(r.metric_value) filter (where r.metric = 'total_fee_mom'),
+               max(r.metric_value) filter (where r.metric = 'suspect_amount'),
+               max(r.rank_no) filter (where r.metric = 'total_fee')
+        from marts.mart_rankings as r
+        left join (select fixmedins_code, max(fixmedins_name) as fixmedins_name
+                   from marts.mart_institution_monthly group by fixmedins_code) as n
+          on r.fixmedins_code = n.fixmedins_code
+        where r.scope_type = 'city' group by 1, 2, 3, 4, 5, 6, 7"""
+    rows = conn.execute(pivot).fetchall()
+    assert len(rows) > 10 and {r[1] for r in rows} == {"institution", "department", "physician", "disease", "person"}
+    assert conn.execute(f"({pivot}) except all ({from_long})").fetchall() == []
+    assert conn.execute(f"({from_long}) except all ({pivot})").fetchall() == []
+
+
+def test_violation_counts(conn: psycopg.Connection) -> None:
+    # X2 (H1, Jan, R09 deduct red, 20.00); X4 is a person-period suspect without an institution
+    assert one(conn, """
+        select fixmedins_name, rule_name_zh, disposition_zh, suspect_count, amount from marts.mart_violation_counts
+        where fixmedins_code = %s and stat_month = '2024-01-01' and rule_code = 'R09'""", (H1,)) == (
+        "甲医院", "超限价", "违规费用", 1, Decimal("20.00"))
+    assert one(conn, "select suspect_count, amount from marts.mart_violation_counts"
+               " where fixmedins_code is null") == (1, Decimal("60.00"))
+    # every group of the detail mart, with its count and amount
+    counts = """
+        select stat_month, fixmedins_code, fixmedins_name, hosp_lv, admdvs, rule_code, rule_name_zh, rule_name_en,
+               disposition, disposition_zh, severity, suspect_count, amount from marts.mart_violation_counts"""
+    detail = """
+        select stat_month, fixmedins_code, fixmedins_name, hosp_lv, admdvs, rule_code, rule_name_zh, rule_name_en,
+               disposition, disposition_zh, severity, count(*), sum(amount)
+        from marts.mart_hospital_violations group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"""
+    assert len(conn.execute(counts).fetchall()) == 5
+    assert conn.execute(f"({counts}) except all ({detail})").fetchall() == []
+    assert conn.execute(f"({detail}) except all ({counts})").fetchall() == []
+
+
 def test_daily_current_month(conn: psycopg.Connection) -> None:
     # the latest data month is January 2025: one day, city and H1
     rows = conn.execute("""
@@ -174,6 +225,6 @@ def test_dashboard_indexes_exist(conn: psycopg.Connection) -> None:
         where t.relnamespace = 'marts'::regnamespace and a.attname in ('stat_month', 'stat_date')""")}
     for table in ("mart_institution_monthly", "mart_department_monthly", "mart_physician_monthly",
                   "mart_fund_overview_monthly", "mart_hospital_violations", "mart_rankings",
-                  "mart_violation_summary", "mart_daily_current_month"):
+                  "mart_violation_summary", "mart_daily_current_month", "mart_violation_counts"):
         assert table in indexed, table
     assert H2  # H2 appears in the rows above via the fixture

@@ -17,7 +17,8 @@ from _marts_fixture import H1, H2, H3, PERSONS, build_marts, marts_database, tar
 from warehouse import security
 
 pytestmark = pytest.mark.slow
-HOSPITAL_TABLES = ("fct_violations", "mart_hospital_violations", "mart_violation_summary", "mart_institution_monthly")
+HOSPITAL_TABLES = ("fct_violations", "mart_hospital_violations", "mart_violation_counts", "mart_violation_summary",
+                   "mart_institution_monthly")
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,7 @@ def test_hospital_role_sees_only_its_rows(conn: psycopg.Connection) -> None:
         assert codes_seen(conn, h1, f"marts.{table}", f"fixmedins_code = '{H2}'") == set(), table
         assert codes_seen(conn, h1, f"marts.{table}", "fixmedins_code is null or true") == {H1}, table
     assert as_role(conn, h1, "select count(*) from marts.mart_hospital_violations") == [(2,)]
+    assert as_role(conn, h1, "select sum(suspect_count) from marts.mart_violation_counts") == [(2,)]
     # the session variable that narrows other roles does not widen a hospital's view
     with conn.transaction():
         conn.execute(f"select set_config('medwatch.fixmedins_code', '{H2}', true)")
@@ -115,7 +117,8 @@ def test_views_do_not_bypass_row_security(conn: psycopg.Connection, url: str) ->
 
 def test_hospital_cannot_read_other_marts_or_layers(conn: psycopg.Connection) -> None:
     h1 = security.hospital_role_name(H1)
-    for relation in ("marts.mart_rankings", "marts.fct_visits", "intermediate.int_visits", "staging.ref_psn"):
+    for relation in ("marts.mart_rankings", "marts.mart_rankings_pivot", "marts.fct_visits", "intermediate.int_visits",
+                     "staging.ref_psn"):
         assert denied(conn, h1, f"select 1 from {relation} limit 1"), relation
 
 
@@ -132,12 +135,15 @@ def test_demo_login_connects_and_is_restricted(url: str) -> None:
 def test_bi_role_reads_all_marts_and_narrows_by_setting(conn: psycopg.Connection) -> None:
     bi = "mfm_bi_readonly"
     assert codes_seen(conn, bi, "marts.mart_hospital_violations") == {H1, H2, H3, None}
+    assert codes_seen(conn, bi, "marts.mart_violation_counts") == {H1, H2, H3, None}
     assert as_role(conn, bi, "select count(*) > 0 from marts.mart_rankings") == [(True,)]
+    assert as_role(conn, bi, "select count(*) > 0 from marts.mart_rankings_pivot") == [(True,)]
     # how Superset's hospital users are restricted in PostgreSQL (docs/security.md)
     with conn.transaction():
         conn.execute(f"select set_config('medwatch.fixmedins_code', '{H2}', true)")
         assert codes_seen(conn, bi, "marts.mart_hospital_violations") == {H2}
         assert codes_seen(conn, bi, "marts.mart_hospital_violations_by_rule") == {H2}
+        assert codes_seen(conn, bi, "marts.mart_violation_counts") == {H2}
     assert denied(conn, bi, "select 1 from intermediate.int_visits limit 1")
     assert denied(conn, bi, "select 1 from staging.ref_psn limit 1")
 
@@ -201,9 +207,10 @@ def test_row_security_survives_a_rebuild(url: str, conn: psycopg.Connection) -> 
     h1 = security.hospital_role_name(H1)
     oid_before = conn.execute("select 'marts.mart_hospital_violations'::regclass::oid").fetchone()[0]
     build_marts(url, target_dir(), models=("mart_hospital_violations", "mart_hospital_violations_by_rule",
-                                           "mart_violation_summary"), with_seeds=False)
+                                           "mart_violation_summary", "mart_violation_counts"), with_seeds=False)
     oid_after = conn.execute("select 'marts.mart_hospital_violations'::regclass::oid").fetchone()[0]
     assert oid_after != oid_before  # really a new table
-    for table in ("mart_hospital_violations", "mart_hospital_violations_by_rule", "mart_violation_summary"):
+    for table in ("mart_hospital_violations", "mart_hospital_violations_by_rule", "mart_violation_summary",
+                  "mart_violation_counts"):
         assert codes_seen(conn, h1, f"marts.{table}") == {H1}, table
     assert codes_seen(conn, "mfm_bi_readonly", "marts.mart_hospital_violations") == {H1, H2, H3, None}

@@ -32,6 +32,7 @@ DBT_SCHEMAS = ("stg", "catalogue", "intermediate", "rules", "marts", "ref")
 HOSPITAL_TABLES = (
     "fct_violations",
     "mart_hospital_violations",
+    "mart_violation_counts",
     "mart_violation_summary",
     "mart_physician_scores",
     "mart_institution_monthly",

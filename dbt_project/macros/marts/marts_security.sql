@@ -16,6 +16,7 @@
     {{ return(var('hospital_rls_models', [
         'fct_violations',
         'mart_hospital_violations',
+        'mart_violation_counts',
         'mart_violation_summary',
         'mart_physician_scores',
         'mart_institution_monthly',
