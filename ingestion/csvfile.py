@@ -85,17 +85,21 @@ class StreamStats:
     _h: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
 
-def stream_data(path: Path, header: CsvHeader, chunk_bytes: int, stats: StreamStats) -> Iterator[bytes]:
-    """Yield the bytes after the header in chunks; hash everything (header too) as it goes."""
+def stream_data(path: Path, header: CsvHeader, chunk_bytes: int, stats: StreamStats | None) -> Iterator[bytes]:
+    """Yield the bytes after the header in chunks; hash everything (header too) as it goes, unless
+    stats is None (a second read of a file whose checksum the first read checks)."""
     with open(path, "rb") as fh:
         head = fh.read(header.data_offset)
-        stats._h.update(head)
-        stats.bytes_read += len(head)
+        if stats is not None:
+            stats._h.update(head)
+            stats.bytes_read += len(head)
         while True:
             chunk = fh.read(chunk_bytes)
             if not chunk:
                 break
-            stats._h.update(chunk)
-            stats.bytes_read += len(chunk)
+            if stats is not None:
+                stats._h.update(chunk)
+                stats.bytes_read += len(chunk)
             yield chunk
-    stats.sha256 = stats._h.hexdigest()
+    if stats is not None:
+        stats.sha256 = stats._h.hexdigest()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psycopg
 
-from ingestion import checks
+from ingestion import checks, typed_copy
 from ingestion.contract import KINDS, Kind
 from ingestion.csvfile import (
     FileRejected,
@@ -74,6 +74,7 @@ class KindLoadResult:
     files: list[FileResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    typed_copy: bool = False  # the good rows came from the typed COPY (ingestion.typed_copy), not a cast
 
     @property
     def ok(self) -> bool:
@@ -147,10 +148,12 @@ class _KindLoad:
         self.result = KindLoadResult(ref.section, ref.business_date, ref.kind, load_id=load_id)
         self.result.files = [FileResult(f.name) for f in ref.files]
         self.validation: list = []
+        self.typed: typed_copy.TypedCopy | None = None
 
     # ---------------------------------------------------------------- stage
     def stage(self) -> None:
         k = self.kind
+        self._start_typed_copy()
         cols = ", ".join(f"{c} text" for c in k.columns)
         with self.conn.transaction():
             self.conn.execute(
@@ -165,6 +168,53 @@ class _KindLoad:
             for i, (mf, fr) in enumerate(zip(self.ref.files, self.result.files, strict=True)):
                 n_extra = self._stage_file(i, mf, fr, n_extra)
         _pause("after_copy")
+
+    def _date_col(self) -> str:
+        return "business_date" if self.kind.section == "daily" else "snapshot_date"
+
+    def _create_new_sql(self) -> str:
+        k, d = self.kind, self.ref.business_date
+        return (
+            f"CREATE TABLE {self.new} (LIKE {k.table} INCLUDING DEFAULTS, "
+            f"CONSTRAINT {partition_name(k, d)}_date_check CHECK ({self._date_col()} = {checks.lit(d.isoformat())}::date))"
+        )
+
+    def _start_typed_copy(self) -> None:
+        """Daily kinds: COPY the files typed into the future partition on a second connection while
+        this one COPYs them as text (ingestion.typed_copy has the why)."""
+        if self.kind.section != "daily" or not settings().load_typed_copy:
+            return
+        files = typed_copy.plan(self.kind, self.ref.files)
+        if files is None:
+            return
+        self.typed = typed_copy.TypedCopy(
+            self.conn_url, self.new, self._create_new_sql(), self._date_col(), self.ref.business_date.isoformat(),
+            self.load_id, self.kind, files, settings().load_chunk_bytes,
+        ).start()
+
+    def _typed_rows(self) -> int | None:
+        """Rows the typed copy keeps once the refused rows are deleted from it; None = no typed copy
+        (never started, or it failed: load.new_<id> does not exist then)."""
+        if self.typed is None:
+            return None
+        rows = self.typed.wait()
+        if rows is None:
+            return None
+        expected = [fr.rows_in_file for fr in self.result.files]
+        encodings = [fr.encoding for fr in self.result.files]
+        if rows != expected or encodings != self.typed.encodings:  # read differently from the text copy
+            log.warning("%s: typed COPY read %s rows as %s, the text copy %s as %s; casting from the text copy",
+                        self.kind.name, rows, self.typed.encodings, expected, encodings)
+            self.conn.execute(f"DROP TABLE {self.new}")
+            return None
+        deleted = 0
+        if self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {self.bad})").fetchone()[0]:
+            deleted = self.conn.execute(
+                f"DELETE FROM {self.new} AS n USING {self.bad} AS b JOIN {self.files_t} AS f"
+                f" ON b.rid >= f.first_rid AND b.rid < f.first_rid + f.rows"
+                f" WHERE n.source_file = f.file_name AND n.source_line = (b.rid - f.first_rid + 2)::integer"
+            ).rowcount
+        return sum(rows) - deleted
 
     def _stage_file(self, i: int, mf, fr: FileResult, n_extra: int) -> int:
         k = self.kind
@@ -280,23 +330,23 @@ class _KindLoad:
         if k.name in checks.FEE_KINDS:
             self.conn.execute(f"ANALYZE {self.bad}")
             self.conn.execute(checks.refund_checks_sql(k, self.raw, self.bad, d))
-        date_col = "business_date" if k.section == "daily" else "snapshot_date"
         dlit = checks.lit(d.isoformat())
-        self.conn.execute(
-            f"CREATE TABLE {self.new} (LIKE {k.table} INCLUDING DEFAULTS, "
-            f"CONSTRAINT {partition_name(k, d)}_date_check CHECK ({date_col} = {dlit}::date))"
-        )
         if k.section == "daily":
             # The partition's unique key index is needed anyway (refund look-ups, dbt joins); building
             # it is also the duplicate check of the clean case. Only when it fails do we look for the
             # duplicates row by row and insert again without them.
-            loaded_rows = self._insert_good()
+            loaded_rows = self._typed_rows()
+            self.result.typed_copy = loaded_rows is not None
+            if loaded_rows is None:
+                self.conn.execute(self._create_new_sql())
+                loaded_rows = self._insert_good()
             try:
                 with self.conn.transaction():
                     self.conn.execute(
                         f"CREATE UNIQUE INDEX ON {self.new} ({', '.join(key_index_columns(k))})"
                     )
             except psycopg.errors.UniqueViolation:
+                self.result.typed_copy = False
                 self.conn.execute(f"TRUNCATE {self.new}")
                 self.conn.execute(f"ANALYZE {self.bad}")
                 self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
@@ -305,6 +355,7 @@ class _KindLoad:
                     f"CREATE UNIQUE INDEX ON {self.new} ({', '.join(key_index_columns(k))})"
                 )
         else:
+            self.conn.execute(self._create_new_sql())
             self.conn.execute(f"ANALYZE {self.bad}")
             self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
             loaded_rows = self._insert_good()
@@ -343,7 +394,7 @@ class _KindLoad:
         """INSERT of the rows not in load.bad_<id>, cast; without the anti-join and the file join when
         there is nothing bad and one file (the usual day: ~10 % of the statement's time)."""
         k, d = self.kind, self.ref.business_date
-        date_col = "business_date" if k.section == "daily" else "snapshot_date"
+        date_col = self._date_col()
         casts = ", ".join(checks.cast_sql("r." + c, t) for c, t in k.columns.items())
         files = self.conn.execute(f"SELECT file_name, first_rid FROM {self.files_t}").fetchall()
         if len(files) == 1:
@@ -452,6 +503,8 @@ class _KindLoad:
         write_summary(self.conn, r, self.load_id)
 
     def cleanup(self) -> None:
+        if self.typed is not None:
+            self.typed.cancel()  # before the DROP, which would wait for its lock
         for t in (self.raw, self.bad, self.new, self.files_t, self.q, self.vals, self.badv):
             try:
                 self.conn.execute(f"DROP TABLE IF EXISTS {t}")

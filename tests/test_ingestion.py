@@ -430,3 +430,63 @@ def test_ensure_schema_of_a_current_database_takes_no_table_lock(db_url: str) ->
         conn.execute("SET lock_timeout = '2s'")
         ensure_schema(conn)  # would wait for ACCESS EXCLUSIVE / SHARE locks and time out
         holder.rollback()
+
+
+def _day_snapshot(url: str, day: date) -> tuple[list, list]:
+    """Every staged fee line and quarantine row of the day, without the load's id."""
+    cols = ", ".join(["business_date", *KINDS["his_feedetail"].columns, "source_file", "source_line"])
+    rows = q(url, f"SELECT {cols} FROM staging.his_feedetail WHERE business_date = %s ORDER BY source_file,"
+                  " source_line", (day,))
+    quarantine = q(url, "SELECT file_name, line_no, raw_row::text, reason FROM meta.quarantine"
+                        " WHERE business_date = %s ORDER BY 1, 2", (day,))
+    return rows, quarantine
+
+
+@pytest.mark.parametrize("case,typed", [
+    # clean, split over two files, columns reordered: the typed COPY is used as it stands
+    ("clean", True),
+    # values the typed COPY reads but the contract refuses: rows deleted from the typed copy
+    ("refused_but_castable", True),
+    # a value the typed COPY cannot read at all: it rolls back and the text copy is cast instead
+    ("unparsable", False),
+    # a key twice: the key index fails and the load redoes the insert without the duplicate
+    ("duplicate", False),
+])
+def test_typed_copy_gives_exactly_the_rows_of_the_cast_path(tmp_path: Path, db_url: str, monkeypatch,
+                                                            case: str, typed: bool) -> None:
+    lines = [fee_line(f"F{i}", "M1") for i in range(1, 7)]
+    if case == "refused_but_castable":
+        lines += [
+            fee_line("B1", "M1", amt="21.004"),                  # rounded by numeric(16,2), refused
+            fee_line("B2", "M1", cnt="1e1", amt="105.00"),      # exponent: numeric reads it
+            dict(fee_line("B3", "M1"), prd_days=" 7"),           # integer with a blank
+            fee_line("B4", "M1", fix="H3302030001"),             # code shape
+            dict(fee_line("B5", "M1"), psn_no=None),             # required NULL
+            fee_line("B6", "M1", init="NOPE", cnt="-2"),         # refund pointing at nothing
+            dict(fee_line("B7", "M1"), fee_ocur_time="2024-03-01T09:30"),
+            fee_line("R1", "M1", init="F2", cnt="-2"),           # a good refund
+        ]
+    elif case == "unparsable":
+        lines += [fee_line("B1", "M1", cnt="abc", amt="1"), fee_line("F7", "M1")]
+    elif case == "duplicate":
+        lines += [fee_line("F2", "M1"), fee_line("F8", "M1")]
+    cols = list(reversed(KINDS["his_feedetail"].columns))
+    write_delivery(tmp_path, "daily", D1, {"his_feedetail_1.csv": lines[:4], "his_feedetail_2.csv": lines[4:]},
+                   columns={"his_feedetail_1.csv": cols, "his_feedetail_2.csv": cols})
+    monkeypatch.setenv("LOAD_TYPED_COPY", "false")
+    cast = load_kind(tmp_path, "daily", D1, "his_feedetail", conn_url=db_url)
+    assert cast.status == "loaded" and not cast.typed_copy
+    expected = _day_snapshot(db_url, D1)
+    monkeypatch.setenv("LOAD_TYPED_COPY", "true")
+    got = load_kind(tmp_path, "daily", D1, "his_feedetail", conn_url=db_url, force=True)
+    assert got.status == "loaded" and got.typed_copy is typed
+    assert _day_snapshot(db_url, D1) == expected
+    assert (got.rows_in_file, got.rows_loaded, got.rows_quarantined) == (
+        cast.rows_in_file, cast.rows_loaded, cast.rows_quarantined)
+    if case == "refused_but_castable":
+        assert cast.rows_quarantined == 7 and expected[0][-1][-2:] == ("his_feedetail_2.csv", 11)  # R1
+    # the partition keeps no trace of how it was filled: no column defaults, no sequence
+    assert q(db_url, "SELECT count(*) FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid"
+                     " WHERE c.relname = 'his_feedetail_p20240301'") == [(0,)]
+    assert q(db_url, "SELECT count(*) FROM pg_class WHERE relkind = 'S' AND relnamespace IN"
+                     " ('staging'::regnamespace, 'load'::regnamespace)") == [(0,)]

@@ -28,6 +28,10 @@ class Settings:
     """DATA_DOCS_DIR: Great Expectations Data Docs site. Default $VAR_DIR/data_docs."""
     load_chunk_bytes: int
     """LOAD_CHUNK_BYTES: bytes per COPY write while streaming a file. Default 1 MiB."""
+    load_typed_copy: bool
+    """LOAD_TYPED_COPY: true (default) = a daily file is also COPYed typed, beside the text copy the
+    checks read, and the rows the checks refuse are deleted from it; false = good rows are cast by
+    INSERT ... SELECT from the text copy (the slower path, also the fallback)."""
     # --- orchestration (Airflow DAGs, pipeline/; docs/airflow.md) ---
     airflow_home: Path
     """AIRFLOW_HOME: Airflow's runtime home (config, SQLite metadata, logs). Default $VAR_DIR/airflow."""
@@ -88,6 +92,7 @@ def settings() -> Settings:
         exports_dir=Path(os.environ.get("EXPORTS_DIR", var_dir / "exports")).resolve(),
         data_docs_dir=Path(os.environ.get("DATA_DOCS_DIR", var_dir / "data_docs")).resolve(),
         load_chunk_bytes=int(os.environ.get("LOAD_CHUNK_BYTES", str(1 << 20))),
+        load_typed_copy=os.environ.get("LOAD_TYPED_COPY", "true").strip().lower() in ("1", "true", "yes"),
         ingest_pause_at=os.environ.get("INGEST_PAUSE_AT") or None,
         ingest_pause_seconds=float(os.environ.get("INGEST_PAUSE_SECONDS", "0") or 0),
         airflow_home=Path(os.environ.get("AIRFLOW_HOME", var_dir / "airflow")).resolve(),
