@@ -36,12 +36,27 @@ ERROR_SELECTORS = [".ant-alert-error", ".alert-danger", "[data-test='error-toolt
 ERROR_TEXTS = ["Unexpected error", "There was an error", "Page not found", "发生意外错误", "页面未找到"]
 
 
-def login(page: Page, base: str, user: str, password: str) -> None:
-    page.goto(f"{base}/login/", wait_until="domcontentloaded")
-    page.locator("input#username, input[name='username']").first.fill(user)
-    page.locator("input#password, input[name='password']").first.fill(password)
-    page.keyboard.press("Enter")
-    page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+def login(page: Page, base: str, user: str, password: str, attempts: int = 3) -> None:
+    """Log in through the login form. Superset's login page is a React app: on a busy machine the form
+    can re-render after the first paint and drop what was typed, so the values are checked before
+    submitting and a submit that leaves the browser on /login is retried on a fresh page."""
+    for attempt in range(1, attempts + 1):
+        page.goto(f"{base}/login/", wait_until="load")
+        name = page.locator("input#username, input[name='username']").first
+        secret = page.locator("input#password, input[name='password']").first
+        name.wait_for(state="visible", timeout=60_000)
+        name.fill(user)
+        secret.fill(password)
+        if name.input_value() != user or secret.input_value() != password:
+            continue  # re-rendered while typing
+        secret.press("Enter")
+        try:
+            page.wait_for_url(lambda url: "/login" not in url, timeout=40_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts:
+                raise
+    raise PlaywrightTimeout(f"could not log in as {user} in {attempts} attempts")
 
 
 def _wait_for_charts(page: Page, timeout_s: float) -> int:
