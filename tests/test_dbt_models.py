@@ -3,8 +3,10 @@
 One scenario runs through the whole module (module-scoped database): reference
 snapshots with a changed, a removed and a returning item; three daily folders
 with refunds and a settlement reversal delivered on later days; then a
-corrected re-delivery that drops a refund and a reversal. Each step runs dbt
-incrementally; at the end a --full-refresh must give identical tables.
+corrected re-delivery that drops a refund and a reversal; a build with nothing
+new, a new reference snapshot, a fourth day refunding a day-1 line and its
+corrected re-delivery without that refund. Each step runs dbt incrementally;
+at the end a --full-refresh must give identical tables.
 """
 
 from __future__ import annotations
@@ -206,6 +208,30 @@ def setl_day2(with_reversal: bool) -> list[dict[str, Any]]:
     return out
 
 
+def load_new_disease_snapshot(conn: psycopg.Connection) -> None:
+    # 2024-03-03: a complete ref_disease, J18.900 renamed; the other kinds are not delivered
+    deliver(conn, "ref_disease", "2024-03-03", [
+        {"dise_codg": "I10.X00", "dise_name": "原发性高血压", "chapter": "IX"},
+        {"dise_codg": "J18.900", "dise_name": "肺炎,未特指", "chapter": "X"},
+    ])
+
+
+def his_day4_lines(with_refund: bool) -> list[dict[str, Any]]:
+    lines = [fee("L001", "V5", "PSN2", H1, "X02", "1", "20", "20", time="2024-03-04 09:10:00", list_type="201")]
+    if with_refund:
+        # a refund of a day-1 line three days later: only V1's rows of 2024-03-01 may change
+        lines.append(fee("R003", "V1", "PSN1", H1, "X01", "-1", "5", "-5", time="2024-03-04 10:00:00",
+                         init="L001", prd_days=5))
+    return lines
+
+
+def load_day4(conn: psycopg.Connection) -> None:
+    d = "2024-03-04"
+    deliver(conn, "his_mdtrt", d, [visit("V5", "PSN2", H1, "2024-03-04 09:00:00")])
+    deliver(conn, "his_feedetail", d, his_day4_lines(with_refund=True))
+    deliver(conn, "setl", d, [setl("ST5", "V5", "PSN2", H1, "15", "20", time="2024-03-04 09:30:00")])
+
+
 def load_days_2_3(conn: psycopg.Connection) -> None:
     d2, d3 = "2024-03-02", "2024-03-03"
     deliver(conn, "his_mdtrt", d2, [
@@ -260,6 +286,13 @@ def step(warehouse: tuple[str, Path], conn: psycopg.Connection) -> Callable[[str
         ("redelivery", lambda: (
             deliver(conn, "his_feedetail", "2024-03-02", his_day2_lines(with_partial_refund=False)),
             deliver(conn, "setl", "2024-03-02", setl_day2(with_reversal=False)),
+            dbt(url, target),
+        )),
+        ("noop", lambda: dbt(url, target)),
+        ("new_snapshot", lambda: (load_new_disease_snapshot(conn), dbt(url, target))),
+        ("day4", lambda: (load_day4(conn), dbt(url, target))),
+        ("day4_redelivery", lambda: (
+            deliver(conn, "his_feedetail", "2024-03-04", his_day4_lines(with_refund=False)),
             dbt(url, target),
         )),
     ]
@@ -380,12 +413,90 @@ def test_redelivery_that_drops_a_refund_and_a_reversal(step: Callable[[str], Non
     assert (v2["fund_amount"], v2["is_cancelled"]) == (Decimal("12.00"), False)
 
 
-COMPARED = {
+# every table the catalogue and intermediate layers write, with its key
+LAYER_TABLES = {
     "intermediate.int_fee_line_netting": "line_source, fixmedins_code, mdtrt_id, feedetl_sn",
     "intermediate.int_visits": "mdtrt_id",
     "intermediate.int_department_daily_names": "fixmedins_code, dept_codg, business_date",
     "catalogue.dim_department": "fixmedins_code, dept_codg, valid_from",
+    "catalogue.dim_med_list": "med_list_codg, valid_from",
+    "catalogue.dim_institution": "fixmedins_code, valid_from",
+    "catalogue.dim_practitioner": "prac_codg, valid_from",
+    "catalogue.dim_person": "psn_no, valid_from",
+    "catalogue.dim_special_disease_registration": "psn_no, dise_type, valid_from",
+    "catalogue.dim_disease": "dise_codg, valid_from",
 }
+COMPARED = LAYER_TABLES
+SNAPSHOT_DIMS = [t for t in LAYER_TABLES if t.startswith("catalogue.") and t != "catalogue.dim_department"]
+
+
+def row_versions(conn: psycopg.Connection, table: str, where: str = "true") -> dict[tuple[Any, ...], str]:
+    """Key -> xmin of each row: a row the build rewrote (or deleted and inserted again) gets a new xmin."""
+    key = LAYER_TABLES[table]
+    return {tuple(r[:-1]): r[-1] for r in rows(conn, f"SELECT {key}, xmin::text FROM {table} WHERE {where}")}
+
+
+def watermark(conn: psycopg.Connection, table: str) -> set[int]:
+    return {r[0] for r in rows(conn, f"SELECT DISTINCT built_through_load_id FROM {table}")}
+
+
+def rewritten(before: dict[tuple[Any, ...], str], after: dict[tuple[Any, ...], str]) -> set[tuple[Any, ...]]:
+    """Keys inserted, deleted or rewritten between two row_versions()."""
+    return {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+
+
+def test_noop_build_rewrites_nothing(step: Callable[[str], None], conn: psycopg.Connection) -> None:
+    step("redelivery")
+    before = {t: row_versions(conn, t) for t in LAYER_TABLES if t != "catalogue.dim_department"}
+    marks = {t: watermark(conn, t) for t in SNAPSHOT_DIMS}
+    assert all(len(m) == 1 for m in marks.values()), marks  # one build wrote each dim whole
+    step("noop")
+    for table, versions in before.items():
+        assert versions and rewritten(versions, row_versions(conn, table)) == set(), table
+    assert {t: watermark(conn, t) for t in SNAPSHOT_DIMS} == marks
+
+
+def test_new_reference_snapshot_rebuilds_its_dim_only(step: Callable[[str], None], conn: psycopg.Connection) -> None:
+    step("noop")
+    before = {t: row_versions(conn, t) for t in SNAPSHOT_DIMS}
+    marks = {t: watermark(conn, t) for t in SNAPSHOT_DIMS}
+    step("new_snapshot")
+    assert rows(conn, "SELECT dise_name, valid_from, valid_to, is_current FROM catalogue.dim_disease"
+                      " WHERE dise_codg = 'J18.900' ORDER BY valid_from") == [
+        ("肺炎", date(2024, 1, 1), date(2024, 3, 3), False), ("肺炎,未特指", date(2024, 3, 3), None, True)]
+    (new_mark,) = watermark(conn, "catalogue.dim_disease")
+    assert new_mark > max(marks["catalogue.dim_disease"])
+    for table in SNAPSHOT_DIMS:
+        if table != "catalogue.dim_disease":
+            assert rewritten(before[table], row_versions(conn, table)) == set(), table
+            assert watermark(conn, table) == marks[table], table
+
+
+EARLIER = "business_date < '2024-03-04'"
+
+
+def test_late_refund_rewrites_only_its_original(step: Callable[[str], None], conn: psycopg.Connection) -> None:
+    step("new_snapshot")
+    lines = row_versions(conn, "intermediate.int_fee_line_netting", EARLIER)
+    visits = row_versions(conn, "intermediate.int_visits", EARLIER)
+    step("day4")
+    assert fee_line(conn, H1, "V1", "L001") == (Decimal("1.0000"), Decimal("5.00"), date(2024, 3, 1))
+    assert fee_line(conn, H1, "V5", "L001") == (Decimal("1.0000"), Decimal("20.00"), date(2024, 3, 4))
+    # of the earlier dates only the refunded visit's lines (refreshed by key), no visit at all
+    assert rewritten(lines, row_versions(conn, "intermediate.int_fee_line_netting", EARLIER)) == {
+        ("his", H1, "V1", "L001"), ("his", H1, "V1", "L002")}
+    assert rewritten(visits, row_versions(conn, "intermediate.int_visits", EARLIER)) == set()
+
+
+def test_redelivery_without_the_late_refund_restores_the_original(step: Callable[[str], None],
+                                                                  conn: psycopg.Connection) -> None:
+    step("day4")
+    lines = row_versions(conn, "intermediate.int_fee_line_netting", EARLIER)
+    step("day4_redelivery")
+    assert fee_line(conn, H1, "V1", "L001") == (Decimal("2.0000"), Decimal("10.00"), date(2024, 3, 1))
+    assert fee_line(conn, H1, "V5", "L001") == (Decimal("1.0000"), Decimal("20.00"), date(2024, 3, 4))
+    assert rewritten(lines, row_versions(conn, "intermediate.int_fee_line_netting", EARLIER)) == {
+        ("his", H1, "V1", "L001"), ("his", H1, "V1", "L002")}
 
 
 def _snapshot(conn: psycopg.Connection, table: str, order: str) -> list[tuple[Any, ...]]:
@@ -397,7 +508,7 @@ def _snapshot(conn: psycopg.Connection, table: str, order: str) -> list[tuple[An
 
 def test_incremental_equals_full_refresh(step: Callable[[str], None], conn: psycopg.Connection,
                                          warehouse: tuple[str, Path]) -> None:
-    step("redelivery")
+    step("day4_redelivery")
     incremental = {t: _snapshot(conn, t, o) for t, o in COMPARED.items()}
     assert all(incremental.values())
     dbt(*warehouse, "--full-refresh")

@@ -5,9 +5,25 @@
     seconds: with a 1,000-fold underestimate of int_fee_line_netting PostgreSQL
     probed indexes 2.8 million times per rule instead of hashing (R16 took 67 s
     on one city day instead of seconds; docs/benchmarks.md). ANALYZE samples a
-    fixed number of rows, so it costs about the same on 3 or 90 million. -#}
+    fixed number of rows, so it costs about the same on 3 or 90 million.
+
+    Skipped when the model's statements wrote nothing in this transaction
+    (pg_stat_xact_user_tables: the hooks run inside it): an incremental model
+    or snapshot dim with nothing to refresh keeps valid statistics, and the
+    sample of a 3-million-row dim_person cost a second or two per no-op. -#}
 {% macro analyze_table() -%}
     {%- if model.config.materialized in ('table', 'incremental') -%}
-        analyze {{ this }}
+        do $$
+        begin
+            if exists (
+                select 1 from pg_stat_xact_user_tables
+                where
+                    relid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
+                    and n_tup_ins + n_tup_upd + n_tup_del > 0
+            ) then
+                analyze {{ this }};
+            end if;
+        end
+        $$
     {%- endif -%}
 {%- endmacro %}

@@ -1,4 +1,10 @@
-{{ config(indexes=[{'columns': ['dise_codg', 'valid_from']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ reference_refresh_prehook(['ref_disease']) }}",
+    indexes=[{'columns': ['dise_codg', 'valid_from']}]
+) }}
 
 with history as (
 
@@ -19,9 +25,10 @@ final as (
         chapter,
         -- ICD-10 3-character category: the first 3 characters as delivered (I10.X00 -> I10)
         left(dise_codg, 3) as dise_category,
-        {{ history_columns() }}
+        {{ history_columns() }},
+        cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from history
 
 )
 
-select * from final
+select * from final{{ reference_refresh_filter(['ref_disease']) }}

@@ -1,4 +1,10 @@
-{{ config(indexes=[{'columns': ['fixmedins_code', 'valid_from']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ reference_refresh_prehook(['ref_medins']) }}",
+    indexes=[{'columns': ['fixmedins_code', 'valid_from']}]
+) }}
 
 with history as (
 
@@ -26,9 +32,10 @@ final as (
         admdvs,
         begn_date,
         end_date,
-        {{ history_columns() }}
+        {{ history_columns() }},
+        cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from history
 
 )
 
-select * from final
+select * from final{{ reference_refresh_filter(['ref_medins']) }}

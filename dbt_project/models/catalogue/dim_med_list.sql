@@ -1,4 +1,10 @@
-{{ config(indexes=[{'columns': ['med_list_codg', 'valid_from']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ reference_refresh_prehook(['ref_med_list']) }}",
+    indexes=[{'columns': ['med_list_codg', 'valid_from']}]
+) }}
 
 with history as (
 
@@ -33,9 +39,10 @@ final as (
         end as lmt_dise_prefixes,
         max_days,
         precious_flag,
-        {{ history_columns() }}
+        {{ history_columns() }},
+        cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from history
 
 )
 
-select * from final
+select * from final{{ reference_refresh_filter(['ref_med_list']) }}

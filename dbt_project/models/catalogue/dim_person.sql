@@ -1,4 +1,10 @@
-{{ config(indexes=[{'columns': ['psn_no', 'valid_from']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ reference_refresh_prehook(['ref_psn']) }}",
+    indexes=[{'columns': ['psn_no', 'valid_from']}]
+) }}
 
 with history as (
 
@@ -36,10 +42,11 @@ final as (
         history.insu_admdvs,
         history.death_date,
         latest.latest_death_date,
-        {{ history_columns('history') }}
+        {{ history_columns('history') }},
+        cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from history
     inner join latest on history.psn_no = latest.psn_no
 
 )
 
-select * from final
+select * from final{{ reference_refresh_filter(['ref_psn']) }}

@@ -1,4 +1,10 @@
-{{ config(indexes=[{'columns': ['prac_codg', 'valid_from']}, {'columns': ['fixmedins_code']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ reference_refresh_prehook(['ref_practitioner']) }}",
+    indexes=[{'columns': ['prac_codg', 'valid_from']}, {'columns': ['fixmedins_code']}]
+) }}
 
 with history as (
 
@@ -21,9 +27,10 @@ final as (
         dept_codg,
         begn_date,
         end_date,
-        {{ history_columns() }}
+        {{ history_columns() }},
+        cast({{ current_load_watermark() }} as bigint) as built_through_load_id
     from history
 
 )
 
-select * from final
+select * from final{{ reference_refresh_filter(['ref_practitioner']) }}

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ refresh_dates_prehook('int_fee_line_refresh_dates', ['his_feedetail', 'pharmacy_sales'], fee_lines_touched_dates()) }}",
+    pre_hook="{{ refresh_keys_prehook('int_fee_line_refresh', ['his_feedetail', 'pharmacy_sales'], fee_lines_touched_keys()) }}",
     indexes=[
         {'columns': ['business_date']},
         {'columns': ['fixmedins_code', 'mdtrt_id']},
@@ -16,7 +16,8 @@
 ) }}
 
 {#- Every original fee line with its refunds netted, zero-quantity lines
-    included (int_fee_lines hides them); incremental by business_date. -#}
+    included (int_fee_lines hides them); incremental by business_date, and by
+    key for the earlier lines that refunds delivered later reverse. -#}
 
 with his_lines as (
 
@@ -24,7 +25,7 @@ with his_lines as (
         'his' as line_source,
         *
     from {{ ref('stg_his_feedetail') }}
-    where true {{ refresh_dates_filter('int_fee_line_refresh_dates') }}
+    where true {{ refresh_keys_filter('int_fee_line_refresh') }}
 
 ),
 
@@ -34,7 +35,7 @@ pharmacy_lines as (
         'pharmacy' as line_source,
         *
     from {{ ref('stg_pharmacy_sales') }}
-    where true {{ refresh_dates_filter('int_fee_line_refresh_dates') }}
+    where true {{ refresh_keys_filter('int_fee_line_refresh') }}
 
 ),
 
@@ -61,7 +62,7 @@ refunds as (
         cnt,
         amount
     from {{ ref('stg_his_feedetail') }}
-    where is_refund {{ refresh_dates_lower_bound('int_fee_line_refresh_dates') }}
+    where is_refund {{ refresh_keys_lower_bound('int_fee_line_refresh') }}
     union all
     select
         'pharmacy' as line_source,
@@ -72,7 +73,7 @@ refunds as (
         cnt,
         amount
     from {{ ref('stg_pharmacy_sales') }}
-    where is_refund {{ refresh_dates_lower_bound('int_fee_line_refresh_dates') }}
+    where is_refund {{ refresh_keys_lower_bound('int_fee_line_refresh') }}
 
 ),
 

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ refresh_dates_prehook('int_visit_refresh_dates', ['his_mdtrt', 'his_diag', 'pharmacy_sales', 'setl'], visits_touched_dates()) }}",
+    pre_hook="{{ refresh_keys_prehook('int_visit_refresh', ['his_mdtrt', 'his_diag', 'pharmacy_sales', 'setl'], visits_touched_keys()) }}",
     indexes=[
         {'columns': ['mdtrt_id']},
         {'columns': ['business_date']},
@@ -16,7 +16,9 @@
 
 {#- One row per visit: a his_mdtrt row, or a pharmacy sale (distinct
     pharmacy_sales mdtrt_id), with diagnoses and settlements net of
-    reversals; incremental by business_date. -#}
+    reversals; incremental by business_date, and by key for the earlier
+    visits that settlements, reversals, diagnoses or sale lines delivered
+    later change. -#}
 
 with his_visits as (
 
@@ -36,7 +38,7 @@ with his_visits as (
         prac_codg,
         main_dise_codg
     from {{ ref('stg_his_mdtrt') }}
-    where true {{ refresh_dates_filter('int_visit_refresh_dates') }}
+    where true {{ refresh_keys_filter('int_visit_refresh') }}
 
 ),
 
@@ -49,6 +51,14 @@ refreshed_sales as (
         mdtrt_id
     from {{ ref('stg_pharmacy_sales') }}
     where not is_refund {{ refresh_dates_filter('int_visit_refresh_dates') }}
+    {%- if is_incremental() %}
+        -- the sales refreshed by key (their lines may sit in unchanged folders only)
+        union
+        select
+            fixmedins_code,
+            mdtrt_id
+        from int_visit_refresh_keys
+    {%- endif %}
 
 ),
 
@@ -98,7 +108,7 @@ visits as (
     from his_visits
     union all
     select * from pharmacy_visits
-    where true {{ refresh_dates_filter('int_visit_refresh_dates') }}
+    where true {{ refresh_keys_moving_filter('int_visit_refresh') }}
 
 ),
 
@@ -112,7 +122,7 @@ diagnoses as (
     from {{ ref('stg_his_diag') }} as diag
     inner join his_visits
         on diag.mdtrt_id = his_visits.mdtrt_id and diag.business_date >= his_visits.business_date
-    where true {{ refresh_dates_lower_bound('int_visit_refresh_dates', 'diag.business_date') }}
+    where true {{ refresh_keys_lower_bound('int_visit_refresh', 'diag.business_date') }}
 
 ),
 
@@ -181,7 +191,7 @@ settlements as (
             and setl.mdtrt_id = visits.mdtrt_id
             -- settlements come with the visit or later (reversals): extracts.md
             and setl.business_date >= visits.business_date
-    where true {{ refresh_dates_lower_bound('int_visit_refresh_dates', 'setl.business_date') }}
+    where true {{ refresh_keys_lower_bound('int_visit_refresh', 'setl.business_date') }}
 
 ),
 
