@@ -163,8 +163,16 @@ def cpu_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def checkpoint(url: str) -> None:
+    """Every timed run starts right after a CHECKPOINT: the WAL of the run before (the baseline writes
+    ~1 GB) would otherwise be checkpointed during the next one and bill it for the disk writes."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
 def run_loader(url: str, landing: Path, day: date, typed: bool) -> dict:
     """`python -m ingestion load --date` as a child process; wall, CPU, peak RSS, per-kind ledger."""
+    checkpoint(url)
     env = dict(os.environ, WAREHOUSE_URL=url, LOAD_TYPED_COPY="true" if typed else "false")
     before_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     cpu0, t = cpu_busy_seconds(), time.monotonic()
@@ -258,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         url = create_database(server, "mfm_bench_ingest")
         urls.append(url)
+        checkpoint(url)
         cpu0 = cpu_busy_seconds()
         base_rows, base_s = baseline_copy(url, folder)
         base_cpu = cpu_busy_seconds() - cpu0
@@ -276,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{run['cpu_s']} CPU s; ratio {run['ratio']:.2f} (target >= 0.50); peak RSS {run['peak_rss_mb']} MB",
                   flush=True)
             runs.append(run)
-        main_run = runs[0]
+        # the figures against the targets are the default configuration's (LOAD_TYPED_COPY=true)
+        main_run = next((r for r in runs if r["typed_copy"]), runs[0])
         result = {
             "fee_lines": args.fee_lines, "baseline_rows": base_rows, "baseline_s": round(base_s, 2),
             "baseline_cpu_s": round(base_cpu, 1), "baseline_rows_per_s": round(base_rows / base_s),
