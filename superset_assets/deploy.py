@@ -22,6 +22,7 @@ import hashlib
 import json
 import secrets
 import sys
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -324,22 +325,40 @@ def _state() -> dict[str, Any]:
     return out
 
 
-def run_report(name: str) -> dict[str, Any]:
-    """Execute one report schedule now, in this process (what the Celery worker would do)."""
+def run_report(name: str, attempts: int = 3) -> dict[str, Any]:
+    """Execute one report schedule now, in this process (what the Celery worker would do).
+
+    A dashboard screenshot can fail transiently (chromedriver starting slowly, a page still loading
+    when Selenium gives up); an operator running a report by hand would run it again, so a failed
+    screenshot is retried. Earlier attempts' errors are returned under "retried"; "errors" are those
+    of the last attempt."""
     app = _app()
+    retried: list[str] = []
     with app.app_context():
         from superset import db
+        from superset.commands.report.exceptions import ReportScheduleScreenshotFailedError
         from superset.commands.report.execute import AsyncExecuteReportScheduleCommand
         from superset.reports.models import ReportExecutionLog, ReportSchedule
 
         report = db.session.query(ReportSchedule).filter_by(name=name).one()
-        started = datetime.utcnow()
-        AsyncExecuteReportScheduleCommand(str(uuid.uuid4()), report.id, started).run()
+        for attempt in range(1, attempts + 1):
+            started = datetime.utcnow()
+            try:
+                AsyncExecuteReportScheduleCommand(str(uuid.uuid4()), report.id, started).run()
+                break
+            except ReportScheduleScreenshotFailedError as exc:
+                if attempt == attempts:
+                    raise
+                retried.append(f"attempt {attempt}: {str(exc).splitlines()[0]}")
+                print(f"report {name}: screenshot failed (attempt {attempt} of {attempts}), retrying",
+                      file=sys.stderr, flush=True)
+                db.session.rollback()
+                time.sleep(5)
         db.session.expire_all()
         logs = (db.session.query(ReportExecutionLog).filter(ReportExecutionLog.report_schedule_id == report.id)
                 .filter(ReportExecutionLog.start_dttm >= started).all())
         return {"report": name, "states": [log.state for log in logs],
-                "errors": [log.error_message for log in logs if log.error_message]}
+                "errors": [log.error_message for log in logs if log.error_message], "retried": retried}
 
 
 def main(argv: list[str] | None = None) -> int:
