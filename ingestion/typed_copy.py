@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 
+from ingestion.checks import lit
 from ingestion.contract import Kind
 from ingestion.csvfile import CsvHeader, detect_encoding, pg_encoding, read_header, stream_data
 
@@ -54,10 +55,6 @@ def plan(kind: Kind, files) -> list[TypedFile] | None:
             return None
         out.append(TypedFile(mf.name, mf.path, enc, header))
     return out
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class TypedCopy:
@@ -110,20 +107,20 @@ class TypedCopy:
                 conn.execute(self.create_sql)
                 conn.execute(f"CREATE SEQUENCE {seq} AS integer START 2 CACHE 1000 OWNED BY {self.table}.source_line")
                 conn.execute(
-                    f"ALTER TABLE {self.table} ALTER {self.date_col} SET DEFAULT {_lit(self.business_date)}::date,"
+                    f"ALTER TABLE {self.table} ALTER {self.date_col} SET DEFAULT {lit(self.business_date)}::date,"
                     f" ALTER load_id SET DEFAULT {int(self.load_id)},"
-                    f" ALTER source_line SET DEFAULT nextval({_lit(seq)})::integer"
+                    f" ALTER source_line SET DEFAULT nextval({lit(seq)})::integer"
                 )
                 rows = []
                 for i, f in enumerate(self.files):
-                    conn.execute(f"ALTER TABLE {self.table} ALTER source_file SET DEFAULT {_lit(f.name)}")
+                    conn.execute(f"ALTER TABLE {self.table} ALTER source_file SET DEFAULT {lit(f.name)}")
                     if i:
                         conn.execute("SELECT setval(%s, 2, false)", (seq,))
                     cols = ", ".join(f.header.columns)
                     with conn.cursor() as cur:
                         with cur.copy(
                             f"COPY {self.table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER false, FREEZE,"
-                            f" ENCODING {_lit(f.encoding)}, FORCE_NULL ({cols}))"
+                            f" ENCODING {lit(f.encoding)}, FORCE_NULL ({cols}))"
                         ) as cp:
                             for data in stream_data(f.path, f.header, self.chunk_bytes, None):
                                 cp.write(data)
