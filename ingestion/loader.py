@@ -148,6 +148,7 @@ class _KindLoad:
         self.result = KindLoadResult(ref.section, ref.business_date, ref.kind, load_id=load_id)
         self.result.files = [FileResult(f.name) for f in ref.files]
         self.validation: list = []
+        self.validated = False
         self.typed: typed_copy.TypedCopy | None = None
 
     # ---------------------------------------------------------------- stage
@@ -179,6 +180,9 @@ class _KindLoad:
             f"CONSTRAINT {partition_name(k, d)}_date_check CHECK ({self._date_col()} = {checks.lit(d.isoformat())}::date))"
         )
 
+    def _key_index_sql(self) -> str:
+        return f"CREATE UNIQUE INDEX ON {self.new} ({', '.join(key_index_columns(self.kind))})"
+
     def _start_typed_copy(self) -> None:
         """Daily kinds: COPY the files typed into the future partition on a second connection while
         this one COPYs them as text (ingestion.typed_copy has the why)."""
@@ -188,7 +192,8 @@ class _KindLoad:
         if files is None:
             return
         self.typed = typed_copy.TypedCopy(
-            self.conn_url, self.new, self._create_new_sql(), self._date_col(), self.ref.business_date.isoformat(),
+            self.conn_url, self.new, self._create_new_sql(), self._key_index_sql(), self._date_col(),
+            self.ref.business_date.isoformat(),
             self.load_id, self.kind, files, settings().load_chunk_bytes,
         ).start()
 
@@ -205,7 +210,8 @@ class _KindLoad:
         if rows != expected or encodings != self.typed.encodings:  # read differently from the text copy
             log.warning("%s: typed COPY read %s rows as %s, the text copy %s as %s; casting from the text copy",
                         self.kind.name, rows, self.typed.encodings, expected, encodings)
-            self.conn.execute(f"DROP TABLE {self.new}")
+            self.typed.cancel()  # its index build, before the DROP that would wait for it
+            self.conn.execute(f"DROP TABLE IF EXISTS {self.new}")
             return None
         deleted = 0
         if self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {self.bad})").fetchone()[0]:
@@ -336,24 +342,26 @@ class _KindLoad:
             # it is also the duplicate check of the clean case. Only when it fails do we look for the
             # duplicates row by row and insert again without them.
             loaded_rows = self._typed_rows()
+            if loaded_rows is not None:
+                # the expectation suite on this connection while the typed copy's one builds the index
+                self._run_suite()
+                if not self.typed.wait_index():
+                    self.conn.execute(f"DROP TABLE IF EXISTS {self.new}")
+                    self.validation, self.validated = [], False
+                    loaded_rows = None
             self.result.typed_copy = loaded_rows is not None
             if loaded_rows is None:
                 self.conn.execute(self._create_new_sql())
                 loaded_rows = self._insert_good()
-            try:
-                with self.conn.transaction():
-                    self.conn.execute(
-                        f"CREATE UNIQUE INDEX ON {self.new} ({', '.join(key_index_columns(k))})"
-                    )
-            except psycopg.errors.UniqueViolation:
-                self.result.typed_copy = False
-                self.conn.execute(f"TRUNCATE {self.new}")
-                self.conn.execute(f"ANALYZE {self.bad}")
-                self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
-                loaded_rows = self._insert_good()
-                self.conn.execute(
-                    f"CREATE UNIQUE INDEX ON {self.new} ({', '.join(key_index_columns(k))})"
-                )
+                try:
+                    with self.conn.transaction():
+                        self.conn.execute(self._key_index_sql())
+                except psycopg.errors.UniqueViolation:
+                    self.conn.execute(f"TRUNCATE {self.new}")
+                    self.conn.execute(f"ANALYZE {self.bad}")
+                    self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
+                    loaded_rows = self._insert_good()
+                    self.conn.execute(self._key_index_sql())
         else:
             self.conn.execute(self._create_new_sql())
             self.conn.execute(f"ANALYZE {self.bad}")
@@ -433,13 +441,20 @@ class _KindLoad:
             return sum(pool.map(one, range(slices)))
 
     # ------------------------------------------------------------- validate
-    def validate(self) -> None:
+    def _run_suite(self) -> None:
         from ingestion import gx_validation
 
         self.validation = gx_validation.validate_table(
             conn=self.conn, conn_url=self.conn_url, table=self.new, kind=self.kind,
             business_date=self.ref.business_date, load_id=self.load_id,
         )
+        self.validated = True
+
+    def validate(self) -> None:
+        """The kind's expectation suite over the candidate; a typed copy's ran already in check(),
+        beside its index build (its time is then part of the check phase)."""
+        if not self.validated:
+            self._run_suite()
         failed = [v for v in self.validation if not v.success and v.severity == "critical"]
         self.result.warnings = [v.message() for v in self.validation if not v.success and v.severity != "critical"]
         for w in self.result.warnings:

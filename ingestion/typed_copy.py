@@ -59,20 +59,30 @@ def plan(kind: Kind, files) -> list[TypedFile] | None:
 
 class TypedCopy:
     """Creates `table` with `create_sql` and COPYs `files` into it, in one transaction on its own
-    connection, in a background thread; `wait()` gives the rows per file, or None when it failed.
+    connection, in a background thread; then, in a second transaction, builds its key index
+    (`index_sql`). `wait()` gives the rows per file once the COPY is committed, or None when it failed;
+    `wait_index()` tells whether the index was built.
+
+    Why the index here and after the commit: the loader's connection can then run the value checks,
+    delete the refused rows and run the expectation suite while the index builds, off the load's
+    critical path (CREATE INDEX takes a SHARE lock: reads go on beside it, a DELETE waits). A key
+    repeated in the delivery fails the index and the loader's cast path, which quarantines the
+    duplicates, takes over.
 
     Line numbers: a sequence owned by the table numbers the records of each file from 2 (line 1 is the
     header), the same record-order numbering as the text copy's rid; lineage columns are filled by
     column defaults that are dropped again before the commit."""
 
-    def __init__(self, conn_url: str, table: str, create_sql: str, date_col: str, business_date: str,
-                 load_id: int, kind: Kind, files: list[TypedFile], chunk_bytes: int):
-        self.conn_url, self.table, self.create_sql = conn_url, table, create_sql
+    def __init__(self, conn_url: str, table: str, create_sql: str, index_sql: str, date_col: str,
+                 business_date: str, load_id: int, kind: Kind, files: list[TypedFile], chunk_bytes: int):
+        self.conn_url, self.table, self.create_sql, self.index_sql = conn_url, table, create_sql, index_sql
         self.date_col, self.business_date, self.load_id = date_col, business_date, load_id
         self.kind, self.files, self.chunk_bytes = kind, files, chunk_bytes
         self.rows: list[int] | None = None
+        self.indexed = False
         self.error: str | None = None
         self._conn: psycopg.Connection | None = None
+        self._copied = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"typed-copy-{load_id}", daemon=True)
 
     @property
@@ -84,11 +94,16 @@ class TypedCopy:
         return self
 
     def wait(self) -> list[int] | None:
-        self._thread.join()
+        """Rows per file once the COPY is committed (the index may still be building); None = failed."""
+        self._copied.wait()
         return self.rows
 
+    def wait_index(self) -> bool:
+        self._thread.join()
+        return self.indexed
+
     def cancel(self) -> None:
-        """Stop a running COPY (the load was refused or failed): its transaction rolls back."""
+        """Stop a running COPY or index build (the load was refused or failed): its transaction rolls back."""
         conn = self._conn
         if self._thread.is_alive() and conn is not None:
             try:
@@ -98,43 +113,69 @@ class TypedCopy:
         self._thread.join()
 
     def _run(self) -> None:
-        seq = f"{self.table}_line"
         try:
             with psycopg.connect(self.conn_url) as conn:
                 self._conn = conn
-                # durable once the publish transaction commits (its commit flushes this WAL too)
-                conn.execute("SET LOCAL synchronous_commit = off")
-                conn.execute(self.create_sql)
-                conn.execute(f"CREATE SEQUENCE {seq} AS integer START 2 CACHE 1000 OWNED BY {self.table}.source_line")
-                conn.execute(
-                    f"ALTER TABLE {self.table} ALTER {self.date_col} SET DEFAULT {lit(self.business_date)}::date,"
-                    f" ALTER load_id SET DEFAULT {int(self.load_id)},"
-                    f" ALTER source_line SET DEFAULT nextval({lit(seq)})::integer"
-                )
-                rows = []
-                for i, f in enumerate(self.files):
-                    conn.execute(f"ALTER TABLE {self.table} ALTER source_file SET DEFAULT {lit(f.name)}")
-                    if i:
-                        conn.execute("SELECT setval(%s, 2, false)", (seq,))
-                    cols = ", ".join(f.header.columns)
-                    with conn.cursor() as cur:
-                        with cur.copy(
-                            f"COPY {self.table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER false, FREEZE,"
-                            f" ENCODING {lit(f.encoding)}, FORCE_NULL ({cols}))"
-                        ) as cp:
-                            for data in stream_data(f.path, f.header, self.chunk_bytes, None):
-                                cp.write(data)
-                        rows.append(cur.rowcount)
-                conn.execute(
-                    f"ALTER TABLE {self.table} ALTER {self.date_col} DROP DEFAULT, ALTER load_id DROP DEFAULT,"
-                    " ALTER source_line DROP DEFAULT, ALTER source_file DROP DEFAULT"
-                )
-                conn.execute(f"DROP SEQUENCE {seq}")
-                conn.commit()
-                self.rows = rows
-        except Exception as exc:  # noqa: BLE001 - an optimisation that did not apply; the loader falls back
-            self.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            log.info("%s: typed COPY not used (%s); good rows are cast from the text copy", self.kind.name,
-                     self.error)
+                if self._copy(conn):
+                    self._index(conn)
+        except Exception as exc:  # noqa: BLE001 - the connection itself failed; the loader falls back
+            self._failed("typed COPY not used", exc)
         finally:
             self._conn = None
+            self._copied.set()
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        text = str(exc).strip()
+        self.error = f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+        log.info("%s: %s (%s); good rows are cast from the text copy", self.kind.name, what, self.error)
+
+    def _copy(self, conn: psycopg.Connection) -> bool:
+        seq = f"{self.table}_line"
+        try:
+            # durable once the publish transaction commits (its commit flushes this WAL too)
+            conn.execute("SET LOCAL synchronous_commit = off")
+            conn.execute(self.create_sql)
+            conn.execute(f"CREATE SEQUENCE {seq} AS integer START 2 CACHE 1000 OWNED BY {self.table}.source_line")
+            conn.execute(
+                f"ALTER TABLE {self.table} ALTER {self.date_col} SET DEFAULT {lit(self.business_date)}::date,"
+                f" ALTER load_id SET DEFAULT {int(self.load_id)},"
+                f" ALTER source_line SET DEFAULT nextval({lit(seq)})::integer"
+            )
+            rows = []
+            for i, f in enumerate(self.files):
+                conn.execute(f"ALTER TABLE {self.table} ALTER source_file SET DEFAULT {lit(f.name)}")
+                if i:
+                    conn.execute("SELECT setval(%s, 2, false)", (seq,))
+                cols = ", ".join(f.header.columns)
+                with conn.cursor() as cur:
+                    with cur.copy(
+                        f"COPY {self.table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER false, FREEZE,"
+                        f" ENCODING {lit(f.encoding)}, FORCE_NULL ({cols}))"
+                    ) as cp:
+                        for data in stream_data(f.path, f.header, self.chunk_bytes, None):
+                            cp.write(data)
+                    rows.append(cur.rowcount)
+            conn.execute(
+                f"ALTER TABLE {self.table} ALTER {self.date_col} DROP DEFAULT, ALTER load_id DROP DEFAULT,"
+                " ALTER source_line DROP DEFAULT, ALTER source_file DROP DEFAULT"
+            )
+            conn.execute(f"DROP SEQUENCE {seq}")
+            conn.commit()
+        except Exception as exc:  # noqa: BLE001 - an optimisation that did not apply; the loader falls back
+            conn.rollback()
+            self._failed("typed COPY not used", exc)
+            return False
+        self.rows = rows
+        self._copied.set()
+        return True
+
+    def _index(self, conn: psycopg.Connection) -> None:
+        try:
+            # the key index of a city day (3M keys) sorts in memory, with parallel workers
+            conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            conn.execute(self.index_sql)
+            conn.commit()
+            self.indexed = True
+        except Exception as exc:  # noqa: BLE001 - duplicate keys, usually: the cast path quarantines them
+            conn.rollback()
+            self._failed("key index of the typed COPY not built", exc)
