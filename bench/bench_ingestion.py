@@ -19,10 +19,10 @@ import hashlib
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -173,29 +173,46 @@ def checkpoint(url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
-def run_loader(url: str, landing: Path, day: date, typed: bool) -> dict:
+MODES = {  # mode -> environment of the loader run
+    "typed": {"LOAD_TYPED_COPY": "true", "LOAD_SCREEN": "true"},  # the default configuration
+    "text": {"LOAD_TYPED_COPY": "true", "LOAD_SCREEN": "false"},  # typed copy beside a full text copy
+    "cast": {"LOAD_TYPED_COPY": "false", "LOAD_SCREEN": "false"},  # full text copy, good rows cast
+}
+MODE_LABELS = {
+    "typed": "defaults: typed COPY + pyarrow screen",
+    "text": "LOAD_SCREEN=false: typed COPY beside a full text copy",
+    "cast": "LOAD_TYPED_COPY=false: full text copy, good rows cast",
+}
+
+
+def run_loader(url: str, landing: Path, day: date, mode: str) -> dict:
     """`python -m ingestion load --date` as a child process; wall, CPU, peak RSS, per-kind ledger."""
     checkpoint(url)
-    env = dict(os.environ, WAREHOUSE_URL=url, LOAD_TYPED_COPY="true" if typed else "false")
-    before_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    env = dict(os.environ, WAREHOUSE_URL=url, **MODES[mode])
     cpu0, t = cpu_busy_seconds(), time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "ingestion", "load", "--landing", str(landing), "--date", day.isoformat()],
-        env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-    )
-    load_s, cpu_s = time.monotonic() - t, cpu_busy_seconds() - cpu0
-    # RUSAGE_CHILDREN is the largest child so far; the loader is far bigger than the generator's
-    rss_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before_rss) / 1024
-    print(proc.stdout.strip())
-    if proc.returncode != 0:
-        print(proc.stderr[-4000:], file=sys.stderr)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingestion", "load", "--landing", str(landing), "--date", day.isoformat()],
+            env=env, cwd=REPO_ROOT, stdout=out, stderr=err, text=True,
+        )
+        # wait4: this child's own peak RSS (RUSAGE_CHILDREN would be the largest child so far)
+        _, status, usage = os.wait4(proc.pid, 0)
+        returncode = proc.returncode = os.waitstatus_to_exitcode(status)
+        load_s, cpu_s = time.monotonic() - t, cpu_busy_seconds() - cpu0
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    rss_mb = usage.ru_maxrss / 1024
+    print(stdout.strip())
+    if returncode != 0:
+        print(stderr[-4000:], file=sys.stderr)
     with psycopg.connect(url) as conn:
         ledger = conn.execute(
             "SELECT kind, rows_in_file, rows_loaded, rows_quarantined, timings, status FROM meta.load_log"
             " WHERE file_name IS NULL ORDER BY load_id"
         ).fetchall()
     return {
-        "typed_copy": typed, "exit_code": proc.returncode, "s": round(load_s, 2), "cpu_s": round(cpu_s, 1),
+        "mode": mode, "typed_copy": mode != "cast", "exit_code": returncode, "s": round(load_s, 2), "cpu_s": round(cpu_s, 1),
         "rows": sum(r[1] or 0 for r in ledger), "loaded": sum(r[2] or 0 for r in ledger),
         "quarantined": sum(r[3] or 0 for r in ledger), "peak_rss_mb": round(rss_mb),
         "statuses": {r[0]: r[5] for r in ledger}, "phases": {r[0]: r[4] for r in ledger},
@@ -217,7 +234,7 @@ def _markdown(r: dict, folder: Path) -> str:
         f" {r['baseline_cpu_s']} | {r['baseline_rows_per_s']:,} | 1 | |",
     ]
     for mode, m in r["summary"].items():
-        name = "LOAD_TYPED_COPY=true (default)" if mode == "typed" else "LOAD_TYPED_COPY=false (cast path)"
+        name = MODE_LABELS[mode]
         lines.append(
             f"| loader, {name} | {m['rows']:,} | {m['median_s']} | {m['median_cpu_s']} | {m['rows_per_s']:,} |"
             f" **{m['ratio']}** | {m['peak_rss_mb']} MB |")
@@ -229,7 +246,7 @@ def _markdown(r: dict, folder: Path) -> str:
     ]
     base = {b["round"]: b["s"] for b in r["baselines"]}
     for run in r["runs"]:
-        lines.append(f"| {run['round']} | {base[run['round']]} | {'typed' if run['typed_copy'] else 'cast'} |"
+        lines.append(f"| {run['round']} | {base[run['round']]} | {run['mode']} |"
                      f" {run['s']} | {run['ratio_to_round_baseline']} |")
     lines += [
         "", "Seconds per phase and kind (`meta.load_log.timings`), first round; with the typed copy the"
@@ -239,7 +256,7 @@ def _markdown(r: dict, folder: Path) -> str:
     for run in (x for x in r["runs"] if x["round"] == 1):
         for kind, ph in run["phases"].items():
             ph = ph or {}
-            lines.append(f"| {'typed' if run['typed_copy'] else 'cast'} | {kind} | "
+            lines.append(f"| {run['mode']} | {kind} | "
                          + " | ".join(str(ph.get(p, "")) for p in ("stage", "check", "validate", "publish"))
                          + " |")
     return "\n".join(lines) + "\n"
@@ -251,9 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--landing", type=Path, default=settings().var_dir / "bench_landing")
     ap.add_argument("--own-data", action="store_true", help="do not try the synthetic generator")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark databases")
-    ap.add_argument("--modes", default="typed,cast",
-                    help="loader runs after the baseline, each into a fresh database: typed = LOAD_TYPED_COPY=true"
-                         " (the default configuration), cast = false; default both, typed first")
+    ap.add_argument("--modes", default="typed,text,cast",
+                    help="loader runs after the baseline, each into a fresh database: typed = the default"
+                         " configuration (typed COPY + pyarrow screen), text = LOAD_SCREEN=false (typed COPY"
+                         " beside a full text copy), cast = LOAD_TYPED_COPY=false; default all three, in that order")
     ap.add_argument("--repeat", type=int, default=3,
                     help="rounds of baseline + loader runs, interleaved; the figures are the medians (default 3)")
     ap.add_argument("--tag", default="", help="suffix of the result files (ingestion[_tag].json/.md)")
@@ -262,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     from warehouse.testing import create_database, drop_database
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if not modes or set(modes) - {"typed", "cast"}:
-        ap.error("--modes: a comma-separated list of typed, cast")
+    if not modes or set(modes) - set(MODES):
+        ap.error("--modes: a comma-separated list of " + ", ".join(MODES))
     server = resolve_warehouse_url()
     landing = args.landing
     folder = None
@@ -298,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 if i:
                     url = create_database(server, "mfm_bench_ingest")
                     urls.append(url)
-                run = run_loader(url, landing, day, typed=mode == "typed")
+                run = run_loader(url, landing, day, mode)
                 run["round"] = rnd + 1
                 run["rows_per_s"] = round(run["rows"] / run["s"])
                 run["ratio_to_round_baseline"] = round(run["s"] and base_s / run["s"] * run["rows"] / base_rows, 3)
@@ -315,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         base_rows = bases[0]["rows"]
         summary = {}
         for mode in modes:
-            mine = [r for r in runs if r["typed_copy"] == (mode == "typed")]
+            mine = [r for r in runs if r["mode"] == mode]
             med_s = statistics.median(r["s"] for r in mine)
             summary[mode] = {
                 "median_s": med_s, "rows": mine[0]["rows"], "rows_per_s": round(mine[0]["rows"] / med_s),
@@ -327,10 +345,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"median of {args.repeat}: loader ({mode}) {med_s:.1f}s vs baseline {base_s:.1f}s:"
                   f" ratio {summary[mode]['ratio']:.2f} (target >= 0.50); peak RSS"
                   f" {summary[mode]['peak_rss_mb']} MB", flush=True)
-        # the figures against the targets are the default configuration's (LOAD_TYPED_COPY=true)
+        # the figures against the targets are the default configuration's
         main_mode = "typed" if "typed" in modes else modes[0]
         main = summary[main_mode]
-        main_run = next(r for r in runs if r["typed_copy"] == (main_mode == "typed"))
+        main_run = next(r for r in runs if r["mode"] == main_mode)
         result = {
             "fee_lines": args.fee_lines, "repeat": args.repeat, "baseline_rows": base_rows,
             "baseline_s": base_s, "baseline_cpu_s": statistics.median(b["cpu_s"] for b in bases),

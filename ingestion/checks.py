@@ -233,9 +233,22 @@ WHERE k.rid <> k.first_rid
 """
 
 
-def refund_checks_sql(kind: Kind, raw: str, bad: str, business_date: date) -> str:
-    """Refund lines (init_feedetl_sn set) whose original is neither in this delivery nor already loaded."""
+def refund_checks_sql(kind: Kind, raw: str, bad: str, business_date: date, typed: str | None = None,
+                      files: str | None = None) -> str:
+    """Refund lines (init_feedetl_sn set) whose original is neither in this delivery nor already loaded.
+
+    `typed` (with `files`): the delivery's originals are looked up in its typed copy instead of the text
+    table, which then holds only the screened-out rows (ingestion.screen) — the refunds among them."""
     d = lit(business_date.isoformat())
+    if typed is None:
+        originals = f"""JOIN {raw} AS o
+    ON o.fixmedins_code = f.fixmedins_code AND o.mdtrt_id = f.mdtrt_id AND o.feedetl_sn = f.init_feedetl_sn
+  WHERE NOT EXISTS (SELECT 1 FROM {bad} AS b WHERE b.rid = o.rid)"""
+    else:
+        originals = f"""JOIN {typed} AS o
+    ON o.fixmedins_code = f.fixmedins_code AND o.mdtrt_id = f.mdtrt_id AND o.feedetl_sn = f.init_feedetl_sn
+  JOIN {files} AS fl ON fl.file_name = o.source_file
+  WHERE NOT EXISTS (SELECT 1 FROM {bad} AS b WHERE b.rid = fl.first_rid + o.source_line - 2)"""
     return f"""
 INSERT INTO {bad} (rid, reason)
 WITH refunds AS (
@@ -247,9 +260,7 @@ WITH refunds AS (
 matched AS (
   SELECT DISTINCT f.rid
   FROM refunds AS f
-  JOIN {raw} AS o
-    ON o.fixmedins_code = f.fixmedins_code AND o.mdtrt_id = f.mdtrt_id AND o.feedetl_sn = f.init_feedetl_sn
-  WHERE NOT EXISTS (SELECT 1 FROM {bad} AS b WHERE b.rid = o.rid)
+  {originals}
 )
 SELECT f.rid,
   'refund points at nothing: init_feedetl_sn ' || f.init_feedetl_sn

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psycopg
 
-from ingestion import checks, typed_copy
+from ingestion import checks, screen, typed_copy
 from ingestion.contract import KINDS, Kind
 from ingestion.csvfile import (
     FileRejected,
@@ -75,6 +75,7 @@ class KindLoadResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     typed_copy: bool = False  # the good rows came from the typed COPY (ingestion.typed_copy), not a cast
+    screened: bool = False  # the checks read only the rows pyarrow screened out (ingestion.screen)
 
     @property
     def ok(self) -> bool:
@@ -149,26 +150,75 @@ class _KindLoad:
         self.result.files = [FileResult(f.name) for f in ref.files]
         self.validation: list = []
         self.validated = False
+        self.screened = False  # the text table holds only the screened-out rows (ingestion.screen)
         self.typed: typed_copy.TypedCopy | None = None
 
     # ---------------------------------------------------------------- stage
     def stage(self) -> None:
-        k = self.kind
         self._start_typed_copy()
-        cols = ", ".join(f"{c} text" for c in k.columns)
         with self.conn.transaction():
-            self.conn.execute(
-                f"CREATE UNLOGGED TABLE {self.raw} (rid bigint GENERATED ALWAYS AS IDENTITY, "
-                f"file_no integer NOT NULL DEFAULT 0, {cols})"
-            )
-            self.conn.execute(
-                f"CREATE UNLOGGED TABLE {self.files_t} (file_no integer PRIMARY KEY, file_name text NOT NULL,"
-                " first_rid bigint NOT NULL, rows bigint NOT NULL)"
-            )
-            n_extra = 0
-            for i, (mf, fr) in enumerate(zip(self.ref.files, self.result.files, strict=True)):
-                n_extra = self._stage_file(i, mf, fr, n_extra)
+            self._create_text_tables()
+            if not self._stage_screened():
+                self._stage_text()
         _pause("after_copy")
+
+    def _create_text_tables(self) -> None:
+        cols = ", ".join(f"{c} text" for c in self.kind.columns)
+        self.conn.execute(
+            f"CREATE UNLOGGED TABLE {self.raw} (rid bigint GENERATED ALWAYS AS IDENTITY, "
+            f"file_no integer NOT NULL DEFAULT 0, {cols})"
+        )
+        self.conn.execute(
+            f"CREATE UNLOGGED TABLE {self.files_t} (file_no integer PRIMARY KEY, file_name text NOT NULL,"
+            " first_rid bigint NOT NULL, rows bigint NOT NULL)"
+        )
+
+    def _stage_text(self) -> None:
+        """The text copy of every file (every row: the checks' view of the values as delivered)."""
+        n_extra = 0
+        for i, (mf, fr) in enumerate(zip(self.ref.files, self.result.files, strict=True)):
+            n_extra = self._stage_file(i, mf, fr, n_extra)
+
+    def _stage_screened(self) -> bool:
+        """With the typed copy of the files under way, screen them in pyarrow (ingestion.screen)
+        and put only the rows the checks need into the text table; False = not applicable here (the
+        text copy follows). The manifest is checked against the typed COPY's counts and checksums."""
+        if self.typed is None or not self.typed.checksums:  # the typed copy knows whether to screen
+            return False
+        t = time.monotonic()
+        try:
+            screens = [screen.screen_file(self.kind, f.name, f.path, f.header, settings().load_chunk_bytes,
+                                          f.encoding) for f in self.typed.files]
+        except screen.ScreenUnavailable as exc:
+            log.info("%s: not screened (%s); copying the files as text", self.kind.name, exc)
+            return False
+        rows = self.typed.wait()
+        if rows is None:  # a value the typed COPY cannot read: the text copy and the cast path decide
+            return False
+        if rows != [s.rows for s in screens]:
+            log.warning("%s: pyarrow read %s records, the typed COPY %s; copying the files as text",
+                        self.kind.name, [s.rows for s in screens], rows)
+            return False
+        first = 1
+        for i, (mf, fr, sc, st) in enumerate(zip(self.ref.files, self.result.files, screens, self.typed.stats,
+                                                 strict=True)):
+            fr.sha256, fr.encoding, fr.rows_in_file = st.sha256, self.typed.files[i].encoding, sc.rows
+            self._check_manifest(mf, sc.rows, st.sha256)
+            self.conn.execute(f"INSERT INTO {self.files_t} VALUES (%s, %s, %s, %s)", (i, mf.name, first, sc.rows))
+            if sc.suspects.num_rows:
+                cols, data = screen.suspects_csv(sc, first, i)
+                with self.conn.cursor() as cur, cur.copy(
+                    f"COPY {self.raw} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv,"
+                    f" FORCE_NULL ({', '.join(cols[2:])}))"
+                ) as cp:
+                    cp.write(data)
+            log.info("%s: %d rows copied (%s, sha256 ok), typed; %d screened out for the checks", mf.name,
+                     sc.rows, fr.encoding, sc.suspects.num_rows)
+            first += sc.rows
+        self.screened = True
+        self.result.screened = True
+        log.info("%s: screened in %.1fs", self.kind.name, time.monotonic() - t)
+        return True
 
     def _date_col(self) -> str:
         return "business_date" if self.kind.section == "daily" else "snapshot_date"
@@ -191,10 +241,12 @@ class _KindLoad:
         files = typed_copy.plan(self.kind, self.ref.files)
         if files is None:
             return
+        screening = (settings().load_screen and screen.eligible(self.kind)
+                     and not {f.encoding for f in files} - set(screen.ENCODINGS) and screen.available())
         self.typed = typed_copy.TypedCopy(
             self.conn_url, self.new, self._create_new_sql(), self._key_index_sql(), self._date_col(),
-            self.ref.business_date.isoformat(),
-            self.load_id, self.kind, files, settings().load_chunk_bytes,
+            self.ref.business_date.isoformat(), self.load_id, self.kind, files, settings().load_chunk_bytes,
+            checksums=screening,
         ).start()
 
     def _typed_rows(self) -> int | None:
@@ -284,18 +336,22 @@ class _KindLoad:
                 self._manifest_first(mf)
                 raise FileRejected(mf.name, f"malformed CSV: {exc.diag.message_primary} ({exc.diag.context})") from None
         fr.sha256, fr.encoding, fr.rows_in_file = stats.sha256, enc, rows
-        problems = []
-        if mf.rows is not None and mf.rows != rows:
-            problems.append(f"rows expected {mf.rows}, actual {rows}")
-        if mf.sha256 is not None and mf.sha256 != stats.sha256:
-            problems.append(f"sha256 expected {mf.sha256}, actual {stats.sha256}")
-        if problems:
-            raise FileRejected(mf.name, "does not match manifest.json: " + "; ".join(problems))
+        self._check_manifest(mf, rows, stats.sha256)
         self.conn.execute(
             f"INSERT INTO {self.files_t} VALUES (%s, %s, %s, %s)", (i, mf.name, start, rows)
         )
         log.info("%s: %d rows copied (%s, sha256 ok)", mf.name, rows, enc)
         return n_extra
+
+    @staticmethod
+    def _check_manifest(mf, rows: int, sha256: str) -> None:
+        problems = []
+        if mf.rows is not None and mf.rows != rows:
+            problems.append(f"rows expected {mf.rows}, actual {rows}")
+        if mf.sha256 is not None and mf.sha256 != sha256:
+            problems.append(f"sha256 expected {mf.sha256}, actual {sha256}")
+        if problems:
+            raise FileRejected(mf.name, "does not match manifest.json: " + "; ".join(problems))
 
     def _manifest_first(self, mf) -> None:
         """A file COPY could not read: when its checksum disagrees with the manifest, say that (the
@@ -312,7 +368,6 @@ class _KindLoad:
 
     # ---------------------------------------------------------------- check
     def check(self) -> None:
-        k, d = self.kind, self.ref.business_date
         # Session settings, not one transaction: the connection is this load's alone (closed after it),
         # and the candidate must be committed for the helper connections of _insert_good to fill it.
         self.conn.execute(f"SET work_mem = {checks.lit(WORK_MEM)}")
@@ -322,6 +377,18 @@ class _KindLoad:
         self.conn.execute("SET default_statistics_target = 10")
         self.conn.execute(f"ANALYZE {self.raw}")
         self.conn.execute("RESET default_statistics_target")
+        loaded_rows = None
+        if self.screened:
+            loaded_rows = self._check_screened()
+            if loaded_rows is None:
+                self._restart_as_text()
+        if not self.screened:
+            loaded_rows = self._check_text()
+        self._finish_check(loaded_rows)
+
+    def _value_checks(self) -> None:
+        """Row checks of the text table into load.bad_<id> (ingestion.checks)."""
+        k = self.kind
         self.conn.execute(f"CREATE UNLOGGED TABLE {self.bad} (rid bigint NOT NULL, reason text NOT NULL)")
         # value checks run on distinct values; rows are only scanned when some value failed
         self.conn.execute(checks.distinct_values_sql(k, self.raw, self.vals))
@@ -333,10 +400,50 @@ class _KindLoad:
         row_sql = checks.row_checks_sql(k, self.raw, self.bad, self.badv, failing)
         if row_sql:
             self.conn.execute(row_sql)
+
+    def _check_screened(self) -> int | None:
+        """The checks over the screened-out rows (all the rows a check can refuse, and the refunds);
+        the rows they refuse are deleted from the typed copy. None = the text path must decide (a key
+        repeated in the delivery fails the typed copy's index)."""
+        k, d = self.kind, self.ref.business_date
+        self._value_checks()
+        if k.name in checks.FEE_KINDS:
+            self.conn.execute(f"ANALYZE {self.bad}")
+            # originals of this delivery are looked up in the typed copy: it holds every row
+            self.conn.execute(checks.refund_checks_sql(k, self.raw, self.bad, d, typed=self.new,
+                                                       files=self.files_t))
+        loaded_rows = self._typed_rows()
+        if loaded_rows is None:
+            return None
+        # the expectation suite on this connection while the typed copy's one builds the index
+        self._run_suite()
+        if not self.typed.wait_index():
+            return None
+        self.result.typed_copy = True
+        return loaded_rows
+
+    def _restart_as_text(self) -> None:
+        """Back to the start with the full text copy and the cast path (duplicates are found there)."""
+        log.info("%s: a key repeats in the delivery; checking the full text copy", self.kind.name)
+        if self.typed is not None:
+            self.typed.cancel()
+        for t in (self.raw, self.bad, self.new, self.files_t, self.vals, self.badv):
+            self.conn.execute(f"DROP TABLE IF EXISTS {t}")
+        self.typed, self.screened, self.result.screened, self.result.typed_copy = None, False, False, False
+        self.validation, self.validated = [], False
+        with self.conn.transaction():
+            self._create_text_tables()
+            self._stage_text()
+        self.conn.execute("SET default_statistics_target = 10")
+        self.conn.execute(f"ANALYZE {self.raw}")
+        self.conn.execute("RESET default_statistics_target")
+
+    def _check_text(self) -> int:
+        k, d = self.kind, self.ref.business_date
+        self._value_checks()
         if k.name in checks.FEE_KINDS:
             self.conn.execute(f"ANALYZE {self.bad}")
             self.conn.execute(checks.refund_checks_sql(k, self.raw, self.bad, d))
-        dlit = checks.lit(d.isoformat())
         if k.section == "daily":
             # The partition's unique key index is needed anyway (refund look-ups, dbt joins); building
             # it is also the duplicate check of the clean case. Only when it fails do we look for the
@@ -367,6 +474,11 @@ class _KindLoad:
             self.conn.execute(f"ANALYZE {self.bad}")
             self.conn.execute(checks.duplicate_checks_sql(k, self.raw, self.bad, self.files_t))
             loaded_rows = self._insert_good()
+        return loaded_rows
+
+    def _finish_check(self, loaded_rows: int) -> None:
+        """The quarantine rows (bad rows with their text) and the reconciled counts."""
+        k, dlit = self.kind, checks.lit(self.ref.business_date.isoformat())
         self.result.rows_loaded = loaded_rows
         no_bad = "" if self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM {self.bad})").fetchone()[0] else " LIMIT 0"
         self.conn.execute(f"ANALYZE {self.bad}")

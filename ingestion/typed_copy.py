@@ -24,7 +24,7 @@ import psycopg
 
 from ingestion.checks import lit
 from ingestion.contract import Kind
-from ingestion.csvfile import CsvHeader, detect_encoding, pg_encoding, read_header, stream_data
+from ingestion.csvfile import CsvHeader, StreamStats, detect_encoding, pg_encoding, read_header, stream_data
 
 log = logging.getLogger("ingestion")
 
@@ -74,11 +74,14 @@ class TypedCopy:
     column defaults that are dropped again before the commit."""
 
     def __init__(self, conn_url: str, table: str, create_sql: str, index_sql: str, date_col: str,
-                 business_date: str, load_id: int, kind: Kind, files: list[TypedFile], chunk_bytes: int):
+                 business_date: str, load_id: int, kind: Kind, files: list[TypedFile], chunk_bytes: int,
+                 checksums: bool = False):
+        self.checksums = checksums  # sha256 of every file on the way (when no text copy reads the files)
         self.conn_url, self.table, self.create_sql, self.index_sql = conn_url, table, create_sql, index_sql
         self.date_col, self.business_date, self.load_id = date_col, business_date, load_id
         self.kind, self.files, self.chunk_bytes = kind, files, chunk_bytes
         self.rows: list[int] | None = None
+        self.stats: list[StreamStats] = []  # sha256 of each file, read on the same pass
         self.indexed = False
         self.error: str | None = None
         self._conn: psycopg.Connection | None = None
@@ -141,7 +144,7 @@ class TypedCopy:
                 f" ALTER load_id SET DEFAULT {int(self.load_id)},"
                 f" ALTER source_line SET DEFAULT nextval({lit(seq)})::integer"
             )
-            rows = []
+            rows, stats = [], []
             for i, f in enumerate(self.files):
                 conn.execute(f"ALTER TABLE {self.table} ALTER source_file SET DEFAULT {lit(f.name)}")
                 if i:
@@ -152,7 +155,9 @@ class TypedCopy:
                         f"COPY {self.table} ({cols}) FROM STDIN WITH (FORMAT csv, HEADER false, FREEZE,"
                         f" ENCODING {lit(f.encoding)}, FORCE_NULL ({cols}))"
                     ) as cp:
-                        for data in stream_data(f.path, f.header, self.chunk_bytes, None):
+                        stats.append(StreamStats())
+                        for data in stream_data(f.path, f.header, self.chunk_bytes,
+                                                stats[-1] if self.checksums else None):
                             cp.write(data)
                     rows.append(cur.rowcount)
             conn.execute(
@@ -165,7 +170,7 @@ class TypedCopy:
             conn.rollback()
             self._failed("typed COPY not used", exc)
             return False
-        self.rows = rows
+        self.rows, self.stats = rows, stats
         self._copied.set()
         return True
 

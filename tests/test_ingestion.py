@@ -442,18 +442,22 @@ def _day_snapshot(url: str, day: date) -> tuple[list, list]:
     return rows, quarantine
 
 
-@pytest.mark.parametrize("case,typed", [
+@pytest.mark.parametrize("case,typed,screened", [
     # clean, split over two files, columns reordered: the typed COPY is used as it stands
-    ("clean", True),
-    # values the typed COPY reads but the contract refuses: rows deleted from the typed copy
-    ("refused_but_castable", True),
+    ("clean", True, True),
+    # values the typed COPY reads but the contract refuses: screened out, checked in SQL, deleted from
+    # the typed copy
+    ("refused_but_castable", True, True),
+    # codes the SQL check accepts only trimmed / upper-cased (screened out, then kept), a refund whose
+    # original is quarantined, quoting, a quoted line break, the 31st of a month
+    ("screen_edges", True, True),
     # a value the typed COPY cannot read at all: it rolls back and the text copy is cast instead
-    ("unparsable", False),
+    ("unparsable", False, False),
     # a key twice: the key index fails and the load redoes the insert without the duplicate
-    ("duplicate", False),
+    ("duplicate", False, False),
 ])
 def test_typed_copy_gives_exactly_the_rows_of_the_cast_path(tmp_path: Path, db_url: str, monkeypatch,
-                                                            case: str, typed: bool) -> None:
+                                                            case: str, typed: bool, screened: bool) -> None:
     lines = [fee_line(f"F{i}", "M1") for i in range(1, 7)]
     if case == "refused_but_castable":
         lines += [
@@ -465,6 +469,17 @@ def test_typed_copy_gives_exactly_the_rows_of_the_cast_path(tmp_path: Path, db_u
             fee_line("B6", "M1", init="NOPE", cnt="-2"),         # refund pointing at nothing
             dict(fee_line("B7", "M1"), fee_ocur_time="2024-03-01T09:30"),
             fee_line("R1", "M1", init="F2", cnt="-2"),           # a good refund
+        ]
+    elif case == "screen_edges":
+        lines += [
+            fee_line("C1", "M1", fix=" H33020300001"),
+            fee_line("C2", "M1", fix="h33020300001"),
+            fee_line("C3", "M1", dr="d330203000001 "),
+            fee_line("Q1", "M1", amt="21.004"),                   # refused ...
+            fee_line("R2", "M1", init="Q1", cnt="-2"),            # ... so its refund points at nothing
+            dict(fee_line("C4", "M1"), bilg_dr_name='张"三,李', bilg_dept_name="内\n科"),
+            fee_line("C5", "M1", day="2024-01-31"),
+            fee_line("R3", "M1", init="F1", cnt="-1"),
         ]
     elif case == "unparsable":
         lines += [fee_line("B1", "M1", cnt="abc", amt="1"), fee_line("F7", "M1")]
@@ -479,12 +494,19 @@ def test_typed_copy_gives_exactly_the_rows_of_the_cast_path(tmp_path: Path, db_u
     expected = _day_snapshot(db_url, D1)
     monkeypatch.setenv("LOAD_TYPED_COPY", "true")
     got = load_kind(tmp_path, "daily", D1, "his_feedetail", conn_url=db_url, force=True)
-    assert got.status == "loaded" and got.typed_copy is typed
+    assert got.status == "loaded" and got.typed_copy is typed and got.screened is screened
     assert _day_snapshot(db_url, D1) == expected
     assert (got.rows_in_file, got.rows_loaded, got.rows_quarantined) == (
         cast.rows_in_file, cast.rows_loaded, cast.rows_quarantined)
     if case == "refused_but_castable":
         assert cast.rows_quarantined == 7 and expected[0][-1][-2:] == ("his_feedetail_2.csv", 11)  # R1
+    if case == "screen_edges":
+        assert [r[-1][:30] for r in expected[1]] == ["unparsable number in det_item_", "refund points at nothing: init"]
+        assert cast.rows_loaded == 12
+    monkeypatch.setenv("LOAD_SCREEN", "false")  # the typed copy beside the full text copy: the same again
+    full = load_kind(tmp_path, "daily", D1, "his_feedetail", conn_url=db_url, force=True)
+    assert full.status == "loaded" and full.typed_copy is typed and not full.screened
+    assert _day_snapshot(db_url, D1) == expected
     # the partition keeps no trace of how it was filled: no column defaults, no sequence
     assert q(db_url, "SELECT count(*) FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid"
                      " WHERE c.relname = 'his_feedetail_p20240301'") == [(0,)]

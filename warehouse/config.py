@@ -28,6 +28,10 @@ class Settings:
     """DATA_DOCS_DIR: Great Expectations Data Docs site. Default $VAR_DIR/data_docs."""
     load_chunk_bytes: int
     """LOAD_CHUNK_BYTES: bytes per COPY write while streaming a file. Default 1 MiB."""
+    load_screen: bool
+    """LOAD_SCREEN: true (default) = with the typed copy of UTF-8 daily files, the files are screened
+    in pyarrow and only the rows a check may refuse (and refund lines) are copied as text for the SQL
+    checks; false = every file is copied as text in full. Same results either way (ingestion.screen)."""
     load_typed_copy: bool
     """LOAD_TYPED_COPY: true (default) = a daily file is also COPYed typed, beside the text copy the
     checks read, and the rows the checks refuse are deleted from it; false = good rows are cast by
@@ -93,6 +97,7 @@ def settings() -> Settings:
         data_docs_dir=Path(os.environ.get("DATA_DOCS_DIR", var_dir / "data_docs")).resolve(),
         load_chunk_bytes=int(os.environ.get("LOAD_CHUNK_BYTES", str(1 << 20))),
         load_typed_copy=os.environ.get("LOAD_TYPED_COPY", "true").strip().lower() in ("1", "true", "yes"),
+        load_screen=os.environ.get("LOAD_SCREEN", "true").strip().lower() in ("1", "true", "yes"),
         ingest_pause_at=os.environ.get("INGEST_PAUSE_AT") or None,
         ingest_pause_seconds=float(os.environ.get("INGEST_PAUSE_SECONDS", "0") or 0),
         airflow_home=Path(os.environ.get("AIRFLOW_HOME", var_dir / "airflow")).resolve(),
