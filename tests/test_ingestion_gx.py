@@ -37,7 +37,10 @@ def test_versioned_suites_match_the_code_and_mark_every_expectation() -> None:
         assert {e["meta"]["severity"] for e in stored["expectations"]} <= {"critical", "warning"}
 
 
-def test_critical_failure_refuses_the_kind_naming_expectation_and_examples(tmp_path: Path, db_url: str) -> None:
+def test_critical_failure_refuses_the_kind_naming_expectation_and_examples(tmp_path: Path, db_url: str,
+                                                                          monkeypatch) -> None:
+    # a Data Docs folder of its own: the checkout's var/data_docs may hold an earlier run's site
+    monkeypatch.setenv("DATA_DOCS_DIR", str(tmp_path / "data_docs"))
     lines = [fee_line("F1"), fee_line("F2", cnt="2", pric="10", amt="25.00"), fee_line("F3")]
     write_delivery(tmp_path, "daily", D1, {
         "his_feedetail.csv": lines,
