@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = run_loader(url, landing, day, mode)
                 run["round"] = rnd + 1
                 run["rows_per_s"] = round(run["rows"] / run["s"])
-                run["ratio_to_round_baseline"] = round(run["s"] and base_s / run["s"] * run["rows"] / base_rows, 3)
+                run["ratio_to_round_baseline"] = round((run["rows"] / run["s"]) / (base_rows / base_s), 3)
                 print(f"[{rnd + 1}/{args.repeat}] loader ({mode}): {run['rows']} rows in {run['s']:.1f}s"
                       f" = {run['rows_per_s']:,} rows/s, {run['cpu_s']} CPU s; ratio to this round's baseline"
                       f" {run['ratio_to_round_baseline']:.2f}; peak RSS {run['peak_rss_mb']} MB", flush=True)

@@ -57,18 +57,36 @@ def _bad_day(col: str) -> str:
     )
 
 
+def type_pattern(pg_type: str) -> tuple[str, bool] | None:
+    """(regex a good text value matches, whether its day must also exist in its month) for a typed
+    contract column; None for text."""
+    if pg_type == TS:
+        return TS_RE, True
+    if pg_type == DATE:
+        return DATE_RE + "$", True
+    if pg_type == INT:
+        return INT_RE, False
+    if pg_type in (AMOUNT, QTY, PRICE) or pg_type.startswith("numeric("):
+        return numeric_re(pg_type), False
+    return None
+
+
+def code_patterns(kind: Kind) -> list[tuple[str, str]]:
+    """(column, regex) of the kind's code-shape checks (compared trimmed and upper-cased in SQL)."""
+    return ([(c, INSTITUTION_CODE_RE) for c in kind.institution_codes]
+            + [(c, PRACTITIONER_CODE_RE) for c in kind.practitioner_codes])
+
+
 def type_problem(col: str, pg_type: str) -> str | None:
     """SQL boolean: the non-NULL text value does not parse as pg_type."""
-    if pg_type == TS:
+    shape = type_pattern(pg_type)
+    if shape is None:
+        return None
+    pattern, calendar = shape
+    if calendar:
         # CASE, not OR: PostgreSQL does not promise left-to-right evaluation of OR
-        return f"(CASE WHEN {col} !~ {lit(TS_RE)} THEN true ELSE {_bad_day(col)} END)"
-    if pg_type == DATE:
-        return f"(CASE WHEN {col} !~ {lit(DATE_RE + '$')} THEN true ELSE {_bad_day(col)} END)"
-    if pg_type == INT:
-        return f"{col} !~ {lit(INT_RE)}"
-    if pg_type in (AMOUNT, QTY, PRICE) or pg_type.startswith("numeric("):
-        return f"{col} !~ {lit(numeric_re(pg_type))}"
-    return None
+        return f"(CASE WHEN {col} !~ {lit(pattern)} THEN true ELSE {_bad_day(col)} END)"
+    return f"{col} !~ {lit(pattern)}"
 
 
 _TYPE_WORD = {TS: "timestamp", DATE: "date", INT: "number"}
@@ -96,12 +114,9 @@ def _value_checks(kind: Kind) -> list[tuple[str, str, str]]:
         if problem:
             out.append((c, f"@V@ IS NOT NULL AND {problem}", f"unparsable {_TYPE_WORD.get(t, 'number')} in {c}: "))
     # codes are compared trimmed and upper-cased, as stg does; NULL codes are not a shape problem here
-    for c in kind.institution_codes:
-        out.append((c, f"@V@ IS NOT NULL AND upper(btrim(@V@)) !~ {lit(INSTITUTION_CODE_RE)}",
-                     f"wrong code shape in {c} (expected {INSTITUTION_CODE_RE}): "))
-    for c in kind.practitioner_codes:
-        out.append((c, f"@V@ IS NOT NULL AND upper(btrim(@V@)) !~ {lit(PRACTITIONER_CODE_RE)}",
-                     f"wrong code shape in {c} (expected {PRACTITIONER_CODE_RE}): "))
+    for c, pattern in code_patterns(kind):
+        out.append((c, f"@V@ IS NOT NULL AND upper(btrim(@V@)) !~ {lit(pattern)}",
+                     f"wrong code shape in {c} (expected {pattern}): "))
     for c in kind.certno_columns:
         u = "upper(btrim(@V@))"
         out.append((c, f"@V@ IS NOT NULL AND upper(btrim(@V@)) !~ {lit(CERTNO_RE)}", f"wrong certno shape in {c}: "))
@@ -145,7 +160,7 @@ def total_mask(kind: Kind) -> int:
     return (1 << len(checked_columns(kind))) - 1
 
 
-def _grouping_mask(cols: list[str], c: str) -> int:
+def grouping_mask(cols: list[str], c: str) -> int:
     # GROUPING() sets a bit for every argument NOT grouped in the row's set; first argument = highest bit
     n = len(cols)
     return (1 << n) - 1 - (1 << (n - 1 - cols.index(c)))
@@ -165,7 +180,7 @@ def bad_values_sql(kind: Kind, vals: str, badv: str) -> str:
         if cond == NULL_CHECK:
             continue
         parts.append(
-            f"SELECT {i} AS check_no, {c} AS v FROM {vals} WHERE g = {_grouping_mask(cols, c)} AND "
+            f"SELECT {i} AS check_no, {c} AS v FROM {vals} WHERE g = {grouping_mask(cols, c)} AND "
             + cond.replace("@V@", c)
         )
     return f"CREATE UNLOGGED TABLE {badv} AS " + " UNION ALL ".join(parts)

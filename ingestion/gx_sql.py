@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from ingestion.checks import lit
+from ingestion.checks import grouping_mask, lit
 from ingestion.contract import Kind
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent.parent / "expectations"
@@ -122,12 +122,6 @@ class Evaluated:
         return out
 
 
-def _grouping_mask(cols: list[str], c: str) -> int:
-    """GROUPING(cols...) of the rows of c's grouping set: a bit for every other column (first = highest)."""
-    n = len(cols)
-    return (1 << n) - 1 - (1 << (n - 1 - cols.index(c)))
-
-
 def _bad_condition(e: dict) -> str:
     """SQL boolean over the table: the row is unexpected for this (column map) expectation."""
     kw = e["kwargs"]
@@ -182,7 +176,7 @@ def evaluate(conn: psycopg.Connection, relation: str, kind: Kind, params: dict) 
         agg = scans[scan]
         if scan == "values":
             # per column: the rows of this column's grouping set only
-            only = f"g = {_grouping_mask(regex_cols, e['kwargs']['column'])} AND " if per_column else ""
+            only = f"g = {grouping_mask(regex_cols, e['kwargs']['column'])} AND " if per_column else ""
             count = "coalesce(sum(n) FILTER (WHERE " + only + "{}), 0)"
         else:
             count = "count(*) FILTER (WHERE {})"

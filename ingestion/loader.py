@@ -373,10 +373,7 @@ class _KindLoad:
         self.conn.execute(f"SET work_mem = {checks.lit(WORK_MEM)}")
         # the key index of a city day (3M keys) then sorts in memory, with parallel workers
         self.conn.execute("SET maintenance_work_mem = '512MB'")
-        # a small sample is enough for the planner to size the joins below
-        self.conn.execute("SET default_statistics_target = 10")
-        self.conn.execute(f"ANALYZE {self.raw}")
-        self.conn.execute("RESET default_statistics_target")
+        self._analyze_text_table()
         loaded_rows = None
         if self.screened:
             loaded_rows = self._check_screened()
@@ -385,6 +382,26 @@ class _KindLoad:
         if not self.screened:
             loaded_rows = self._check_text()
         self._finish_check(loaded_rows)
+
+    def _analyze_text_table(self) -> None:
+        # a small sample is enough for the planner to size the joins of the checks
+        self.conn.execute("SET default_statistics_target = 10")
+        self.conn.execute(f"ANALYZE {self.raw}")
+        self.conn.execute("RESET default_statistics_target")
+
+    def _use_typed_copy(self) -> int | None:
+        """The typed copy's rows once the refused ones are deleted, with the expectation suite run on
+        this connection while the typed copy's builds the key index; None = no usable typed copy (none,
+        it failed, or a key repeats in the delivery: the index failed and the table is dropped)."""
+        loaded_rows = self._typed_rows()
+        if loaded_rows is None:
+            return None
+        self._run_suite()
+        if not self.typed.wait_index():
+            self.conn.execute(f"DROP TABLE IF EXISTS {self.new}")
+            self.validation, self.validated = [], False
+            return None
+        return loaded_rows
 
     def _value_checks(self) -> None:
         """Row checks of the text table into load.bad_<id> (ingestion.checks)."""
@@ -412,14 +429,8 @@ class _KindLoad:
             # originals of this delivery are looked up in the typed copy: it holds every row
             self.conn.execute(checks.refund_checks_sql(k, self.raw, self.bad, d, typed=self.new,
                                                        files=self.files_t))
-        loaded_rows = self._typed_rows()
-        if loaded_rows is None:
-            return None
-        # the expectation suite on this connection while the typed copy's one builds the index
-        self._run_suite()
-        if not self.typed.wait_index():
-            return None
-        self.result.typed_copy = True
+        loaded_rows = self._use_typed_copy()
+        self.result.typed_copy = loaded_rows is not None
         return loaded_rows
 
     def _restart_as_text(self) -> None:
@@ -434,9 +445,7 @@ class _KindLoad:
         with self.conn.transaction():
             self._create_text_tables()
             self._stage_text()
-        self.conn.execute("SET default_statistics_target = 10")
-        self.conn.execute(f"ANALYZE {self.raw}")
-        self.conn.execute("RESET default_statistics_target")
+        self._analyze_text_table()
 
     def _check_text(self) -> int:
         k, d = self.kind, self.ref.business_date
@@ -448,14 +457,7 @@ class _KindLoad:
             # The partition's unique key index is needed anyway (refund look-ups, dbt joins); building
             # it is also the duplicate check of the clean case. Only when it fails do we look for the
             # duplicates row by row and insert again without them.
-            loaded_rows = self._typed_rows()
-            if loaded_rows is not None:
-                # the expectation suite on this connection while the typed copy's one builds the index
-                self._run_suite()
-                if not self.typed.wait_index():
-                    self.conn.execute(f"DROP TABLE IF EXISTS {self.new}")
-                    self.validation, self.validated = [], False
-                    loaded_rows = None
+            loaded_rows = self._use_typed_copy()
             self.result.typed_copy = loaded_rows is not None
             if loaded_rows is None:
                 self.conn.execute(self._create_new_sql())

@@ -19,22 +19,11 @@ ScreenUnavailable and the loader takes the full text copy instead.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingestion import checks
-from ingestion.contract import (
-    AMOUNT,
-    DATE,
-    INSTITUTION_CODE_RE,
-    INT,
-    PRACTITIONER_CODE_RE,
-    PRICE,
-    QTY,
-    TS,
-    Kind,
-)
+from ingestion.contract import Kind
 from ingestion.csvfile import CsvHeader
 
 
@@ -63,24 +52,15 @@ def eligible(kind: Kind) -> bool:
 
 
 def _patterns(kind: Kind) -> list[tuple[str, str, bool]]:
-    """(column, RE2 pattern a good value matches, calendar test) of every shape check of the kind."""
+    """(column, pattern a good value matches, calendar test) of every shape check of the kind: the
+    SQL checks' own patterns (ingestion.checks), plain enough to mean the same in RE2. Codes are
+    matched as delivered (SQL trims and upper-cases them first): a superset of SQL's failures."""
     out = []
     for c, t in kind.columns.items():
-        if t == TS:
-            out.append((c, checks.TS_RE, True))
-        elif t == DATE:
-            out.append((c, checks.DATE_RE + "$", True))
-        elif t == INT:
-            out.append((c, checks.INT_RE, False))
-        elif t in (AMOUNT, QTY, PRICE) or t.startswith("numeric("):
-            out.append((c, checks.numeric_re(t), False))
-    for c in kind.institution_codes:
-        out.append((c, INSTITUTION_CODE_RE, False))
-    for c in kind.practitioner_codes:
-        out.append((c, PRACTITIONER_CODE_RE, False))
-    for _, pattern, _ in out:
-        re.compile(pattern)  # the patterns are plain enough to mean the same in RE2 and PostgreSQL
-    return out
+        shape = checks.type_pattern(t)
+        if shape is not None:
+            out.append((c, *shape))
+    return out + [(c, pattern, False) for c, pattern in checks.code_patterns(kind)]
 
 
 def _bad_calendar_day(values):
@@ -102,7 +82,7 @@ def _bad_calendar_day(values):
     return pc.greater(day, pc.cast(last, pa.int32()))
 
 
-def _suspect_mask(kind: Kind, batch):
+def _suspect_mask(kind: Kind, patterns: list[tuple[str, str, bool]], batch):
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -110,7 +90,7 @@ def _suspect_mask(kind: Kind, batch):
     mask = pa.array(np.zeros(batch.num_rows, dtype=bool))
     for c in checks.required_columns(kind):
         mask = pc.or_(mask, pc.is_null(batch.column(c)))
-    for c, pattern, calendar in _patterns(kind):
+    for c, pattern, calendar in patterns:
         col = batch.column(c)
         good = pc.fill_null(pc.match_substring_regex(col, pattern), True)  # NULL: the NULL checks' business
         mask = pc.or_(mask, pc.invert(good))
@@ -152,10 +132,11 @@ def screen_file(kind: Kind, name: str, path: Path, header: CsvHeader, block_byte
     )
     rows = 0
     parts = []
+    patterns = _patterns(kind)
     try:
         with pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert) as reader:
             for batch in reader:
-                mask = _suspect_mask(kind, batch)
+                mask = _suspect_mask(kind, patterns, batch)
                 if pc.any(mask).as_py():
                     picked = batch.filter(mask)
                     record = pc.add(pc.indices_nonzero(mask), rows)
