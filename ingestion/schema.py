@@ -78,6 +78,30 @@ META_EXTRA_DDL = [
     "CREATE INDEX IF NOT EXISTS load_log_delivery_idx ON meta.load_log (section, business_date, kind)",
     "CREATE INDEX IF NOT EXISTS quarantine_delivery_idx ON meta.quarantine (business_date, kind)",
     "CREATE INDEX IF NOT EXISTS validation_results_delivery_idx ON meta.validation_results (business_date, kind)",
+    # Written by dbt, not by the loader: the rows the incremental intermediate models deleted
+    # and did not re-create are otherwise invisible to the incremental audit rules, which
+    # refresh only what changed since their last build (docs/dbt.md, "Incremental rules").
+    """CREATE TABLE IF NOT EXISTS meta.intermediate_deletions (
+      model_name text NOT NULL,         -- int_fee_line_netting / int_visits
+      deleted_by_load_id bigint NOT NULL,  -- the watermark of the build that deleted the row
+      fixmedins_code text,
+      mdtrt_id text,
+      psn_no text,
+      event_date date,                  -- fee_date of a line, visit_date of a visit
+      med_type text,
+      med_list_codg text,
+      list_type text,
+      rxno text
+    )""",
+    "CREATE INDEX IF NOT EXISTS intermediate_deletions_load_idx ON meta.intermediate_deletions (deleted_by_load_id)",
+    # one row per audit-rule model: the watermark and parameters of its last build (dbt writes it)
+    """CREATE TABLE IF NOT EXISTS meta.rule_build_state (
+      model_name text PRIMARY KEY,
+      through_load_id bigint NOT NULL,
+      params_md5 text NOT NULL,
+      refresh_mode text NOT NULL,       -- incremental / full
+      built_at timestamptz NOT NULL
+    )""",
 ]
 
 
@@ -111,11 +135,11 @@ def _index_columns(conn: psycopg.Connection, qualified: str) -> tuple[str, ...] 
 
 
 # Bump when the DDL above changes: a database marked with the current version skips the DDL.
-SCHEMA_VERSION = "medwatch ingestion schema 2 (key index: key columns, then business_date)"
+SCHEMA_VERSION = "medwatch ingestion schema 3 (meta.intermediate_deletions, meta.rule_build_state)"
 
 
 def _expected_relations() -> list[str]:
-    return ["meta.load_log", "meta.quarantine", "meta.validation_results", *(k.table for k in KINDS.values())]
+    return ["meta.load_log", "meta.quarantine", "meta.validation_results", "meta.intermediate_deletions", "meta.rule_build_state", *(k.table for k in KINDS.values())]
 
 
 def schema_is_current(conn: psycopg.Connection) -> bool:

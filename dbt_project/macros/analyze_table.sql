@@ -27,3 +27,13 @@
         $$
     {%- endif -%}
 {%- endmacro %}
+
+{#- A partial index (dbt's `indexes` config has no WHERE): the incremental
+    rules' probes for herbal prescriptions (R10) and a person's dispensings
+    (R05) touch a small part of int_fee_line_netting. Created once; named
+    after the table and columns. -#}
+{% macro partial_index(columns, where) -%}
+    create index if not exists {{ this.identifier }}_{{ columns | join('_') }}_partial_idx
+    on {{ this }} ({{ columns | join(', ') }})
+    where {{ where }}
+{%- endmacro %}

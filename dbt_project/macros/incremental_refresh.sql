@@ -83,7 +83,7 @@
     date: rows that depended on a changed folder (dependency_dates: removed
     effects) and the originals that rows now in a changed folder point to
     (touched_keys_sql: new effects). Those rows are deleted and recomputed. -#}
-{% macro refresh_keys_prehook(prefix, kinds, touched_keys_sql) %}
+{% macro refresh_keys_prehook(prefix, kinds, touched_keys_sql, deletion_columns) %}
     {%- if is_incremental() -%}
         -- JIT compiles each statement for longer than a small delta takes to run
         set local jit = off;
@@ -112,18 +112,49 @@
         union
         select business_date, fixmedins_code, mdtrt_id from new_touched;
         analyze {{ prefix }}_keys;
-        delete from {{ this }}
-        where business_date = any(array(select business_date from {{ prefix }}_dates));
+        with deleted as (
+            delete from {{ this }} as model
+            where model.business_date = any(array(select business_date from {{ prefix }}_dates))
+            returning {{ deleted_columns(deletion_columns) }}
+        )
+        {{ log_deletions('deleted') }};
         -- a handful of keys: index probes on (fixmedins_code, mdtrt_id)
-        delete from {{ this }} as model
-        using {{ prefix }}_keys as refreshed
-        where
-            model.fixmedins_code = refreshed.fixmedins_code
-            and model.mdtrt_id = refreshed.mdtrt_id
-            and model.business_date = refreshed.business_date
-            and refreshed.business_date <> all(array(select business_date from {{ prefix }}_dates));
+        with deleted as (
+            delete from {{ this }} as model
+            using {{ prefix }}_keys as refreshed
+            where
+                model.fixmedins_code = refreshed.fixmedins_code
+                and model.mdtrt_id = refreshed.mdtrt_id
+                and model.business_date = refreshed.business_date
+                and refreshed.business_date <> all(array(select business_date from {{ prefix }}_dates))
+            returning {{ deleted_columns(deletion_columns) }}
+        )
+        {{ log_deletions('deleted') }};
     {%- endif -%}
 {% endmacro %}
+
+{#- What an intermediate model deleted, for the incremental rules: a row
+    deleted and not re-created (a corrected re-delivery dropped it) must still
+    refresh the suspects it fed (macros/rules/rule_incremental.sql). The
+    columns, in order: fixmedins_code, mdtrt_id, psn_no, event_date, med_type,
+    med_list_codg, list_type, rxno. -#}
+{% macro deleted_columns(columns) -%}
+    {%- for column in columns -%}
+        {{ column if '::' in column else 'model.' ~ column }}{% if not loop.last %}, {% endif %}
+    {%- endfor -%}
+{%- endmacro %}
+
+{% macro log_deletions(deleted) -%}
+    insert into {{ source('meta', 'intermediate_deletions') }} (
+        model_name, deleted_by_load_id, fixmedins_code, mdtrt_id, psn_no, event_date,
+        med_type, med_list_codg, list_type, rxno
+    )
+    select
+        '{{ this.name }}',
+        {{ current_load_watermark() }},
+        *
+    from {{ deleted }}
+{%- endmacro %}
 
 {#- The filter on a model's driving rows (one row per key and folder): the
     changed dates whole, the refreshed keys of the other dates. -#}

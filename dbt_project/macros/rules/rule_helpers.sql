@@ -42,25 +42,97 @@
 {%- endmacro %}
 
 {#- Fee lines that count for the rules: net of refunds (int_fee_lines already
-    is) and not part of a cancelled visit (every settlement reversed). -#}
-{% macro rule_live_fee_lines() -%}
-    select fl.*
-    from {{ ref('int_fee_lines') }} as fl
-    where not exists (
-        select 1
-        from {{ ref('int_visits') }} as cv
-        where
-            cv.mdtrt_id = fl.mdtrt_id
-            and cv.fixmedins_code = fl.fixmedins_code
-            and cv.is_cancelled
-    )
+    is) and not part of a cancelled visit (every settlement reversed).
+    `filter`: a condition on `fl` the rule applies anyway (it also narrows
+    the index probes of an incremental build). Incremental builds read the
+    lines of the rule's scope only (macros/rules/rule_incremental.sql). -#}
+{% macro rule_live_fee_lines(filter='true') -%}
+    {%- set scope = rule_scope() if rule_is_incremental() else none -%}
+    {%- if scope == 'visit' -%}
+        select fl.*
+        from {{ rule_delta_relation('int_rule_fee_lines') }} as fl
+        where not fl.is_fully_refunded and not fl.is_visit_cancelled and {{ filter }}
+    {%- elif scope == 'prescription' -%}
+        select fl.*
+        from rule_scope as sc
+        cross join lateral (
+            select f.*
+            from {{ ref('int_fee_lines') }} as f
+            where f.fixmedins_code = sc.fixmedins_code and f.rxno = sc.rxno and f.list_type = '102'
+        ) as fl
+        where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
+    {%- elif scope == 'dispensing_person' -%}
+        select fl.*
+        from rule_scope as sc
+        cross join lateral (
+            select f.*
+            from {{ ref('int_fee_lines') }} as f
+            where f.psn_no = sc.psn_no and f.list_type = '101' and f.prd_days is not null
+        ) as fl
+        where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
+    {%- elif scope is none -%}
+        select fl.*
+        from {{ ref('int_fee_lines') }} as fl
+        where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("rule " ~ this.name ~ ": no fee-line scope for rule_scope '" ~ scope ~ "'") }}
+    {%- endif -%}
 {%- endmacro %}
 
-{#- Visits that count for the rules (cancelled visits count for none). -#}
+{#- The cancelled visit of the fee line `alias`, if it is one. -#}
+{% macro rule_cancelled_visit(alias) -%}
+    select 1
+    from {{ ref('int_visits') }} as cv
+    where
+        cv.mdtrt_id = {{ alias }}.mdtrt_id
+        and cv.fixmedins_code = {{ alias }}.fixmedins_code
+        and cv.is_cancelled
+{%- endmacro %}
+
+{#- Visits that count for the rules (cancelled visits count for none);
+    incremental builds read the visits of the rule's scope only. -#}
 {% macro rule_live_visits() -%}
+    {%- set scope = rule_scope() if rule_is_incremental() else none -%}
     select vi.*
+    {%- if scope is none %}
     from {{ ref('int_visits') }} as vi
     where not coalesce(vi.is_cancelled, false)
+    {%- elif scope == 'visit' %}
+    from rule_scope as sc
+    inner join {{ ref('int_visits') }} as vi
+        on vi.fixmedins_code = sc.fixmedins_code and vi.mdtrt_id = sc.mdtrt_id
+    where not coalesce(vi.is_cancelled, false)
+    {%- elif scope == 'person_day' %}
+    from {{ ref('int_visits') }} as vi
+    where
+        not coalesce(vi.is_cancelled, false)
+        and (vi.psn_no, vi.visit_date) in (select sc.psn_no, sc.visit_date from rule_scope as sc)
+    {%- elif scope == 'person_month' %}
+    from rule_scope as sc
+    -- through the (psn_no, visit_date) index
+    inner join {{ ref('int_visits') }} as vi
+        on
+            vi.psn_no = sc.psn_no
+            and vi.visit_date >= sc.period_start
+            and vi.visit_date < cast(sc.period_start + interval '1 month' as date)
+    where not coalesce(vi.is_cancelled, false)
+    {%- elif scope == 'person' %}
+    from {{ ref('int_visits') }} as vi
+    where
+        not coalesce(vi.is_cancelled, false)
+        and vi.psn_no in (select sc.psn_no from rule_scope as sc)
+    {%- else %}
+        {{ exceptions.raise_compiler_error("rule " ~ this.name ~ ": no visit scope for rule_scope '" ~ scope ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Inpatient stays a rule judges (R12): those of its scope when incremental. -#}
+{% macro rule_stays() -%}
+    select st.*
+    from {{ ref('int_inpatient_stays') }} as st
+    {%- if rule_is_incremental() %}
+    where (st.psn_no, st.fixmedins_code) in (select sc.psn_no, sc.fixmedins_code from rule_scope as sc)
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Institution attributes (hosp_lv, agreement) as of the event date d of the

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ refresh_keys_prehook('int_fee_line_refresh', ['his_feedetail', 'pharmacy_sales'], fee_lines_touched_keys()) }}",
+    pre_hook="{{ refresh_keys_prehook('int_fee_line_refresh', ['his_feedetail', 'pharmacy_sales'], fee_lines_touched_keys(), ['fixmedins_code', 'mdtrt_id', 'psn_no', 'fee_date', 'med_type', 'med_list_codg', 'list_type', 'rxno']) }}",
     indexes=[
         {'columns': ['business_date']},
         {'columns': ['fixmedins_code', 'mdtrt_id']},
@@ -12,6 +12,10 @@
         {'columns': ['med_list_codg']},
         {'columns': ['dependency_dates'], 'type': 'gin'},
         {'columns': ['built_through_load_id']},
+    ],
+    post_hook=[
+        "{{ partial_index(['fixmedins_code', 'rxno'], \"list_type = '102'\") }}",
+        "{{ partial_index(['psn_no'], \"list_type = '101' and prd_days is not null\") }}",
     ]
 ) }}
 

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ refresh_keys_prehook('int_visit_refresh', ['his_mdtrt', 'his_diag', 'pharmacy_sales', 'setl'], visits_touched_keys()) }}",
+    pre_hook="{{ refresh_keys_prehook('int_visit_refresh', ['his_mdtrt', 'his_diag', 'pharmacy_sales', 'setl'], visits_touched_keys(), ['fixmedins_code', 'mdtrt_id', 'psn_no', 'visit_date', 'med_type', 'null::text', 'null::text', 'null::text']) }}",
     indexes=[
         {'columns': ['mdtrt_id']},
         {'columns': ['business_date']},

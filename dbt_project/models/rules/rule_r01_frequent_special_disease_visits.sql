@@ -1,3 +1,5 @@
+{{ config(rule_scope='person_month') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R01 门特频繁就医 frequent special-disease visits (person-month).
 -- Person-period rule: default thresholds only (no hosp_lv override).
 with

@@ -1,3 +1,5 @@
+{{ config(rule_scope='person_day') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R02 同日多机构就诊 same-day visits at many institutions (person-day).
 -- "At least N" institutions (spec wording): N itself is a suspect.
 -- Person-period rule: default threshold only (no hosp_lv override).

@@ -1,3 +1,5 @@
+{{ config(rule_scope='person_month') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R03 门特药店购药频次 frequent pharmacy purchases (person-month), for persons
 -- with an active special-disease registration (any type) on the month's first day.
 -- Person-period rule: default threshold only (no hosp_lv override).

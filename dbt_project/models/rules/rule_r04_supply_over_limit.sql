@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R04 超量开药 supply over limit (line). Limit: the item's max_days (as of the
 -- fee date) when set, else the threshold for med_type 11/13 and threshold_alt
 -- for med_type 14/41, per the institution's hosp_lv. Inpatient lines are exempt.

@@ -1,3 +1,5 @@
+{{ config(rule_scope='dispensing_person') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R05 重复开药 early refill (line). For each drug line on d2, the latest coverage
 -- end among the same person's dispensings of the same drug on earlier days
 -- (d1 < d2, any institution, inpatient lines included).
@@ -15,8 +17,7 @@ drug_lines as (
     select
         lf.*,
         lf.fee_date + lf.prd_days as coverage_end_date
-    from ({{ rule_live_fee_lines() }}) as lf
-    where lf.list_type = '101' and lf.prd_days is not null
+    from ({{ rule_live_fee_lines("fl.list_type = '101' and fl.prd_days is not null") }}) as lf
 ),
 
 with_previous as (

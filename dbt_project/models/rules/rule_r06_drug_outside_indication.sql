@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R06 限定诊断用药 drug outside its indication (HIS line). The item's
 -- lmt_dise_codes (as of the fee date) are ICD-10 prefixes joined by '|'; a
 -- visit's diagnoses are its main diagnosis plus every his_diag code.

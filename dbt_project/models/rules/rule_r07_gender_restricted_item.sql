@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R07 限性别 gender-restricted item (line): the item's lmt_gend (as of the fee
 -- date) differs from the person's gend (as of the fee date).
 with

@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R08 限年龄 age-restricted item (line): the person's age in whole years on the
 -- fee date is below lmt_age_min or above lmt_age_max (item as of the fee date).
 with

@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R09 超限价 price over cap (line): pric above the item's max_pric (as of the
 -- fee date); the amount is the excess times the net quantity.
 with

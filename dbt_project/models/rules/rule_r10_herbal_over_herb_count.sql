@@ -1,3 +1,5 @@
+{{ config(rule_scope='prescription') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R10 中药饮片超味数 herbal prescription over herb count (prescription =
 -- fixmedins_code + rxno). Only list_type 102 lines count, for the herb count and
 -- the amount. The higher limit applies with an active TUMOR registration on the

@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R11 重复收费 duplicate charge (line): list_type 201 lines of one visit with the
 -- same item, fee time, net quantity and price; the lowest feedetl_sn (text
 -- order) is kept, every later one is a suspect.

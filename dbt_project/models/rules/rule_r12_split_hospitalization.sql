@@ -1,3 +1,5 @@
+{{ config(rule_scope='person_institution') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R12 分解住院 split hospitalization (visit = the later stay). The previous stay:
 -- same person and institution, another stay discharged on or before this
 -- admission, the latest such discharge; suspect when the gap is 0..threshold
@@ -13,8 +15,7 @@ ov as (
 ),
 
 stays as (
-    select st.*
-    from {{ ref('int_inpatient_stays') }} as st
+    {{ rule_stays() }}
 ),
 
 paired as (

@@ -1,3 +1,5 @@
+{{ config(rule_scope='person') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R13 住院期间门诊购药 outpatient claims during a stay (visit): an outpatient or
 -- pharmacy visit dated strictly between the admission and discharge days of
 -- one of the person's inpatient stays, at any institution.

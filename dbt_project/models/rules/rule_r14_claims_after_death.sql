@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R14 死亡后就医 claims after death (line): fee date after the person's death
 -- date. death_date is a fact, so the latest known value is used, not the
 -- version as of the fee date.

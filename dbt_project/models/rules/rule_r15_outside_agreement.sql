@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R15 非协议期结算 institution outside its agreement (visit): no active
 -- agreement (begn_date..end_date of the institution version valid on the visit
 -- date) on the visit date; an institution absent from the catalogue has none.

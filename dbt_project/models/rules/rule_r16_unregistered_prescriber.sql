@@ -1,3 +1,5 @@
+{{ config(rule_scope='visit') }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 -- R16 非医保医师开单 unregistered prescriber (HIS line): anything but an active
 -- physician (prac_type 1) of the line's institution on the fee date, reading the
 -- practitioner version valid on the fee date.
