@@ -121,10 +121,35 @@ def test_each_generic_test_fails_on_its_violating_rows(tmp_path: Path, make_db) 
     assert not res.success  # the failing tests fail the invocation, as in the pipeline's dbt step
 
 
+def test_unique_key_of_new_rows_only(tmp_path: Path, make_db) -> None:
+    # new_rows='latest_build': the keys of the newest build's rows, each against the whole model;
+    # the duplicate among older rows (k 1) was the older build's to report, the new row that
+    # repeats an older key (k 2) is this build's
+    project = tmp_path / "project"
+    (project / "models").mkdir(parents=True)
+    shutil.copytree(GENERIC_DIR, project / "tests" / "generic")
+    (project / "dbt_project.yml").write_text(
+        "name: generic_tests_fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: medwatch\n"
+        "models:\n  generic_tests_fixture:\n    +materialized: view\n")
+    (project / "models" / "scoped.sql").write_text(
+        "select * from (values (1, 1), (1, 1), (2, 1), (2, 2), (3, 2)) as v (k, built_through_load_id)\n")
+    test = {"unique_combination_of_columns": {"arguments": {"combination_of_columns": ["k"],
+                                                            "new_rows": "latest_build"}}}
+    (project / "models" / "_models.yml").write_text(
+        yaml.safe_dump({"version": 2, "models": [{"name": "scoped", "data_tests": [test]}]}))
+    target = tmp_path / "target"
+    res = run_dbt(["build", "--project-dir", str(project), "--target-path", str(target),
+                   "--log-path", str(target / "logs")], make_db("mfm_gaps_scoped"))
+    tests = [r for r in res.result or [] if r.node.resource_type == "test"]
+    assert [(str(getattr(r.status, "value", r.status)), r.failures) for r in tests] == [("fail", 1)]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_case_arguments_are_yaml_of_the_test(name: str) -> None:
     # each case passes the arguments its generic test declares (a renamed argument would break the case)
     sql = (GENERIC_DIR / f"{name}.sql").read_text()
     signature = sql.split(f"{{% test {name}(", 1)[1].split(")", 1)[0]
-    declared = {a.strip() for a in signature.split(",")} - {"model"}
-    assert set(CASES[name][0]) == declared
+    params = [a.strip() for a in signature.split(",")]
+    declared = {a.split("=")[0] for a in params} - {"model"}
+    required = {a for a in params if "=" not in a} - {"model"}
+    assert required <= set(CASES[name][0]) <= declared

@@ -30,10 +30,26 @@
 
 {#- A partial index (dbt's `indexes` config has no WHERE): the incremental
     rules' probes for herbal prescriptions (R10) and a person's dispensings
-    (R05) touch a small part of int_fee_line_netting. Created once; named
-    after the table and columns. -#}
+    (R05) touch a small part of int_fee_line_netting. Created when the table
+    has none on those columns with that predicate; the name carries a
+    timestamp hash, as dbt's own index names do, because during a full
+    refresh the old table (and its index names) still exists. -#}
 {% macro partial_index(columns, where) -%}
-    create index if not exists {{ this.identifier }}_{{ columns | join('_') }}_partial_idx
-    on {{ this }} ({{ columns | join(', ') }})
-    where {{ where }}
+    do $$
+    begin
+        if not exists (
+            select 1
+            from pg_index as ix
+            where
+                ix.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
+                and ix.indpred is not null
+                and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}) WHERE%'
+        ) then
+            execute format(
+                'create index %I on {{ this }} ({{ columns | join(', ') }}) where {{ where | replace("'", "''") }}',
+                'partial_' || md5('{{ columns | join(',') }}' || clock_timestamp()::text)
+            );
+        end if;
+    end
+    $$
 {%- endmacro %}

@@ -152,3 +152,12 @@
         {{ t }}.psn_no = {{ s }}.psn_no and {{ t }}.fixmedins_code = {{ s }}.fixmedins_code
     {%- endif -%}
 {%- endmacro %}
+
+{#- Post-hook of int_rule_changes: deletions at or below the refresh's base
+    were read by an earlier build; no later build reads them (its base is at
+    least this build's through_load_id, and a rule that fell behind
+    recomputes in full). -#}
+{% macro prune_intermediate_deletions() -%}
+    delete from {{ source('meta', 'intermediate_deletions') }}
+    where deleted_by_load_id <= (select coalesce(max(base_load_id), 0) from {{ ref('int_rule_refresh') }})
+{%- endmacro %}

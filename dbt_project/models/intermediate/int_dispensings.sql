@@ -27,7 +27,8 @@ final as (
         pric,
         amount,
         rxno,
-        prac_codg
+        prac_codg,
+        built_through_load_id
     from fee_lines
     where list_type = '101' and prd_days is not null
 

@@ -39,7 +39,8 @@ final as (
         refund_line_count,
         source_file,
         source_line,
-        load_id
+        load_id,
+        built_through_load_id
     from netting
     where not is_fully_refunded
 

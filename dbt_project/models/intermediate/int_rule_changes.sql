@@ -1,6 +1,7 @@
 {{ config(
     materialized='table',
-    indexes=[{'columns': ['fixmedins_code', 'mdtrt_id']}]
+    indexes=[{'columns': ['fixmedins_code', 'mdtrt_id']}],
+    post_hook="{{ prune_intermediate_deletions() }}"
 ) }}
 
 {#- What changed in the rules' inputs since the previous build
