@@ -1,11 +1,12 @@
-"""Incremental audit rules: day-by-day builds equal a full rebuild.
+"""Incremental audit rules (and fct_visits): day-by-day builds equal a full rebuild.
 
 The synthetic generator's deliveries for 34 days (a month boundary inside):
 the first 28 days are loaded and built in full, then each later day is
 delivered, loaded and built on its own, as the daily DAG does. Every rule must
 take its incremental path (meta.rule_build_state), and the result must equal
 both the generator's ground truth (recall and precision 1.0 per rule) and a
-`--full-refresh` of the rules, row for row (amounts and evidence included).
+`--full-refresh` of the rules, row for row (amounts and evidence included);
+marts.fct_violations' visit twin, marts.fct_visits, too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ RULE_ROWS = (
     "SELECT rule_code, business_date, period_start, fixmedins_code, dept_codg, prac_codg, psn_no, mdtrt_id,"
     " feedetl_sn, rxno, amount, evidence::text, violation_id FROM marts.fct_violations ORDER BY violation_id"
 )
+VISIT_ROWS = "SELECT * FROM marts.fct_visits ORDER BY fixmedins_code, mdtrt_id"
 
 
 def _dbt(url: str, *args: str) -> None:
@@ -56,13 +58,13 @@ def daily_builds(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     url = create_database(server_url, "mfm_test_rules_incr")
     load_pending(landing, conn_url=url)
     _dbt(url, "seed")
-    _dbt(url, "run", "--select", "+fct_violations")
+    _dbt(url, "run", "--select", "+fct_violations", "+fct_visits")
     modes = []
     for folder in later:
         shutil.move(held / folder.name, folder)
         loads = load_pending(landing, conn_url=url)
         assert loads and all(r.status == "loaded" for r in loads), [r.summary() for r in loads]
-        _dbt(url, "run", "--select", "+fct_violations")
+        _dbt(url, "run", "--select", "+fct_violations", "+fct_visits")
         modes.append((folder.name, _modes(url)))
     yield landing, url, modes
     drop_database(server_url, url)
@@ -72,7 +74,7 @@ def test_every_daily_build_is_incremental(daily_builds: tuple[Path, str, list]) 
     _, _, modes = daily_builds
     assert len(modes) == DAYS - FIRST_BUILD_DAYS
     for day, by_rule in modes:
-        assert len(by_rule) == 16, by_rule
+        assert len(by_rule) == 17 and "fct_visits" in by_rule, by_rule
         assert set(by_rule.values()) == {"incremental"}, (day, by_rule)
 
 
@@ -86,9 +88,12 @@ def test_daily_builds_equal_a_full_rebuild(daily_builds: tuple[Path, str, list])
     _, url, _ = daily_builds
     with psycopg.connect(url) as conn:
         incremental = conn.execute(RULE_ROWS).fetchall()
-    _dbt(url, "run", "--select", "rules", "fct_violations", "--full-refresh")
+        incremental_visits = conn.execute(VISIT_ROWS).fetchall()
+    _dbt(url, "run", "--select", "rules", "fct_violations", "fct_visits", "--full-refresh")
     assert set(_modes(url).values()) == {"full"}
     with psycopg.connect(url) as conn:
         full = conn.execute(RULE_ROWS).fetchall()
-    assert len(full) > 0
+        full_visits = conn.execute(VISIT_ROWS).fetchall()
+    assert len(full) > 0 and len(full_visits) > 0
     assert incremental == full
+    assert incremental_visits == full_visits

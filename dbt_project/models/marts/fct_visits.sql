@@ -1,31 +1,44 @@
 {{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    rule_scope='visit',
+    pre_hook="{{ rule_refresh_prehook() }}",
+    post_hook="{{ rule_record_build() }}",
     indexes=[
         {'columns': ['mdtrt_id'], 'unique': true},
         {'columns': ['stat_month', 'fixmedins_code']},
     ]
 ) }}
+-- depends_on: {{ ref('int_rule_fee_lines') }}
 
 -- One row per non-cancelled visit with everything the monthly indicators
 -- aggregate: the statistics date (discharge date for stays, else the visit
 -- date), the institution's level/region/type as of that date, fees by list type.
+-- Incremental by visit like the audit rules (macros/rules/rule_incremental.sql):
+-- a build recomputes the visits whose row or lines changed since the last one.
 
 with
 
 visits as (
-    select *
-    from {{ ref('int_visits') }}
-    where not coalesce(is_cancelled, false)
+    {{ rule_live_visits() }}
 ),
 
 line_fees as (
     select
-        fixmedins_code,
-        mdtrt_id,
-        sum(amount) as line_fee_amount,
-        coalesce(sum(amount) filter (where list_type in ('101', '102')), 0) as drug_fee_amount,
-        coalesce(sum(amount) filter (where list_type = '102'), 0) as herbal_fee_amount
-    from {{ ref('int_fee_lines') }}
-    group by fixmedins_code, mdtrt_id
+        lf.fixmedins_code,
+        lf.mdtrt_id,
+        sum(lf.amount) as line_fee_amount,
+        coalesce(sum(lf.amount) filter (where lf.list_type in ('101', '102')), 0) as drug_fee_amount,
+        coalesce(sum(lf.amount) filter (where lf.list_type = '102'), 0) as herbal_fee_amount
+    {%- if rule_is_incremental() %}
+    from {{ rule_delta_relation('int_rule_fee_lines') }} as lf
+    where not lf.is_fully_refunded
+    {%- else %}
+    -- lines of cancelled visits find no visit below
+    from {{ ref('int_fee_lines') }} as lf
+    {%- endif %}
+    group by lf.fixmedins_code, lf.mdtrt_id
 ),
 
 dated as (
