@@ -27,7 +27,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -182,45 +182,53 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 def _write_xlsx(path: Path, rows: Sequence[dict[str, Any]], rules: dict[str, dict[str, Any]],
                 fixmedins_code: str, period: str) -> None:
+    # write-only workbook: rows stream to the file instead of living as cell objects
+    # (a large hospital's month is tens of thousands of rows; docs/benchmarks.md)
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
 
     used = sorted({r["rule_code"] for r in rows})
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
 
     def write(tmp: Path) -> None:
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "规则说明 Rules"
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("规则说明 Rules")
+        for col, width in zip("ABCDEFGHIJK", (10, 18, 30, 26, 9, 10, 12, 28, 80, 10, 14), strict=True):
+            ws.column_dimensions[col].width = width
         ws.append([f"{fixmedins_code} 疑点清单 suspects {period}",
                    f"共 {len(rows)} 条 / {len(rows)} rows; 人员编号已脱敏 personal identifiers masked"])
         ws.append([])
         head = ["规则编码 Code", "规则名称 Name (中文)", "Rule name (English)", "处理方式 Disposition",
                 "等级 Severity", "阈值 Threshold", "备选阈值 Alt. threshold", "阈值说明 Threshold note",
                 "规则说明 Description", "疑点数 Suspects", "疑点金额 Amount (元)"]
-        ws.append(head)
-        for c in ws[3]:
-            c.font = Font(bold=True)
+        ws.append([_styled(ws, h, font=bold) for h in head])
+        counts: dict[str, int] = {}
+        amounts: dict[str, Decimal] = {}
+        for x in rows:
+            counts[x["rule_code"]] = counts.get(x["rule_code"], 0) + 1
+            amounts[x["rule_code"]] = amounts.get(x["rule_code"], Decimal(0)) + (x["amount"] or 0)
         for code in used:
             r = rules.get(code, {})
-            mine = [x for x in rows if x["rule_code"] == code]
             ws.append([code, r.get("name_zh"), r.get("name_en"),
                        DISPOSITION_ZH.get(r.get("disposition") or "", r.get("disposition")),
                        r.get("severity"), r.get("threshold"), r.get("threshold_alt"), r.get("threshold_note"),
-                       r.get("description"), len(mine), float(sum((x["amount"] or 0) for x in mine))])
-        for col, width in zip("ABCDEFGHIJK", (10, 18, 30, 26, 9, 10, 12, 28, 80, 10, 14), strict=True):
-            ws.column_dimensions[col].width = width
-        for row in ws.iter_rows(min_row=4, min_col=9, max_col=9):
-            for c in row:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+                       _styled(ws, r.get("description"), alignment=wrap), counts[code], float(amounts[code])])
 
         ds = wb.create_sheet("疑点明细 Suspects")
-        ds.append([f"{HEADERS_ZH[c]} {c}" for c in EXPORT_COLUMNS])
-        for c in ds[1]:
-            c.font = Font(bold=True)
+        ds.freeze_panes = "A2"
+        ds.append([_styled(ds, f"{HEADERS_ZH[c]} {c}", font=bold) for c in EXPORT_COLUMNS])
         for r in rows:
             ds.append([float(r[c]) if c == "amount" and r[c] is not None else _cell(r[c]) for c in EXPORT_COLUMNS])
-        ds.freeze_panes = "A2"
         wb.save(tmp)
+
+    def _styled(ws: Any, value: Any, **style: Any) -> Any:
+        cell = WriteOnlyCell(ws, value=value)
+        for name, v in style.items():
+            setattr(cell, name, v)
+        return cell
+
     _atomic_write(path, write)
 
 
@@ -230,10 +238,24 @@ def load_rules(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
 
 
 def fetch_suspects(conn: psycopg.Connection, period: str) -> list[dict[str, Any]]:
+    return [row for _, rows in iter_institution_suspects(conn, period) for row in rows]
+
+
+def iter_institution_suspects(conn: psycopg.Connection, period: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(fixmedins_code, its export rows) per institution, streamed from the server in
+    institution order: memory holds one institution's month, not the city's."""
     start, end = period_bounds(period)
+    code: str | None = None
+    mine: list[dict[str, Any]] = []
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(_SUSPECTS_SQL, {"start": start, "end": end})
-        return [_export_row(rec) for rec in cur.fetchall()]
+        for rec in cur.stream(_SUSPECTS_SQL, {"start": start, "end": end}):
+            if rec["fixmedins_code"] != code:
+                if code is not None:
+                    yield code, mine
+                code, mine = rec["fixmedins_code"], []
+            mine.append(_export_row(rec))
+    if code is not None:
+        yield code, mine
 
 
 def _remove_stale(period_dir: Path, keep: Iterable[str]) -> list[Path]:
@@ -257,13 +279,13 @@ def _remove_stale(period_dir: Path, keep: Iterable[str]) -> list[Path]:
 def export_period(conn: psycopg.Connection, period: str, exports_dir: Path) -> list[InstitutionExport]:
     """Write every institution's CSV + XLSX for the month; returns what was written."""
     rules = load_rules(conn)
-    rows = fetch_suspects(conn, period)
-    by_inst: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_inst.setdefault(r["fixmedins_code"], []).append(r)
     period_dir = exports_dir / period
     out: list[InstitutionExport] = []
-    for code, mine in sorted(by_inst.items()):
+    by_inst: set[str] = set()
+    n_rows = 0
+    for code, mine in iter_institution_suspects(conn, period):
+        by_inst.add(code)
+        n_rows += len(mine)
         if not re.fullmatch(r"[A-Z0-9]+", code):
             # codes are validated on arrival; never let one become a path component otherwise
             raise ValueError(f"unexpected fixmedins_code {code!r} in marts.fct_violations")
@@ -277,7 +299,7 @@ def export_period(conn: psycopg.Connection, period: str, exports_dir: Path) -> l
     if not by_inst and period_dir.is_dir() and not any(period_dir.iterdir()):
         shutil.rmtree(period_dir)
     log.info("exports %s: %d institutions, %d suspects, %d stale files removed",
-             period, len(out), len(rows), len(removed))
+             period, len(out), n_rows, len(removed))
     return out
 
 
