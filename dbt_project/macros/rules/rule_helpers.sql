@@ -131,7 +131,11 @@
     select st.*
     from {{ ref('int_inpatient_stays') }} as st
     {%- if rule_is_incremental() %}
-    where (st.psn_no, st.fixmedins_code) in (select sc.psn_no, sc.fixmedins_code from rule_scope as sc)
+    -- exists, not (a, b) in (...): the planner misjudged the IN and rescanned the stays per scope row
+    where exists (
+        select 1 from rule_scope as sc
+        where sc.psn_no = st.psn_no and sc.fixmedins_code = st.fixmedins_code
+    )
     {%- endif -%}
 {%- endmacro %}
 

@@ -5,11 +5,7 @@
     pre_hook="{{ refresh_keys_prehook('int_fee_line_refresh', ['his_feedetail', 'pharmacy_sales'], fee_lines_touched_keys(), ['fixmedins_code', 'mdtrt_id', 'psn_no', 'fee_date', 'med_type', 'med_list_codg', 'list_type', 'rxno']) }}",
     indexes=[
         {'columns': ['business_date']},
-        {'columns': ['fixmedins_code', 'mdtrt_id', 'feedetl_sn', 'line_source'], 'unique': true},
-        {'columns': ['mdtrt_id']},
-        {'columns': ['psn_no']},
-        {'columns': ['fee_date']},
-        {'columns': ['med_list_codg']},
+        {'columns': ['fixmedins_code', 'mdtrt_id', 'built_through_load_id']},
         {'columns': ['dependency_dates'], 'type': 'gin'},
         {'columns': ['built_through_load_id']},
     ],

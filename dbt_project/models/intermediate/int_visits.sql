@@ -11,7 +11,8 @@
         {'columns': ['visit_date']},
         {'columns': ['dependency_dates'], 'type': 'gin'},
         {'columns': ['built_through_load_id']},
-    ]
+    ],
+    post_hook="{{ partial_index(['fixmedins_code', 'mdtrt_id'], 'is_cancelled') }}"
 ) }}
 
 {#- One row per visit: a his_mdtrt row, or a pharmacy sale (distinct
