@@ -131,11 +131,14 @@
     select st.*
     from {{ ref('int_inpatient_stays') }} as st
     {%- if rule_is_incremental() %}
-    -- exists, not (a, b) in (...): the planner misjudged the IN and rescanned the stays per scope row
-    where exists (
-        select 1 from rule_scope as sc
-        where sc.psn_no = st.psn_no and sc.fixmedins_code = st.fixmedins_code
-    )
+    -- the persons first, as an array through the (psn_no, visit_date) index: as a
+    -- semi-join the planner rescanned all stays once per scope row
+    where
+        st.psn_no = any(array(select sc.psn_no from rule_scope as sc))
+        and exists (
+            select 1 from rule_scope as sc
+            where sc.psn_no = st.psn_no and sc.fixmedins_code = st.fixmedins_code
+        )
     {%- endif -%}
 {%- endmacro %}
 

@@ -80,6 +80,8 @@
             drop table if exists rule_scope;
             create temporary table rule_scope on commit drop as
             {{ rule_scope_keys(rule_scope()) }};
+            -- plans probe the scope per driving row when they misjudge its size
+            create index on rule_scope ({{ rule_scope_columns(rule_scope()) }});
             analyze rule_scope;
             delete from {{ this }} as t
             using rule_scope as s
@@ -134,6 +136,19 @@
     {%- else -%}
         {{ exceptions.raise_compiler_error("rule " ~ this.name ~ ": unknown rule_scope '" ~ scope ~ "'") }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The columns of the scope's keys. -#}
+{% macro rule_scope_columns(scope) -%}
+    {{- {
+        'visit': 'fixmedins_code, mdtrt_id',
+        'prescription': 'fixmedins_code, rxno',
+        'person_day': 'psn_no, visit_date',
+        'person_month': 'psn_no, period_start',
+        'dispensing_person': 'psn_no',
+        'person': 'psn_no',
+        'person_institution': 'psn_no, fixmedins_code',
+    }[scope] -}}
 {%- endmacro %}
 
 {#- A row of alias `t` (rule output or driving row) in scope row `s`. -#}
