@@ -24,21 +24,27 @@ visits as (
     {{ rule_live_visits() }}
 ),
 
+fee_lines as (
+    {%- if rule_is_incremental() %}
+        select lf.*
+        from {{ rule_delta_relation('int_rule_fee_lines') }} as lf
+        where not lf.is_fully_refunded
+    {%- else %}
+        -- lines of cancelled visits find no visit below
+        select lf.*
+        from {{ ref('int_fee_lines') }} as lf
+    {%- endif %}
+),
+
 line_fees as (
     select
-        lf.fixmedins_code,
-        lf.mdtrt_id,
-        sum(lf.amount) as line_fee_amount,
-        coalesce(sum(lf.amount) filter (where lf.list_type in ('101', '102')), 0) as drug_fee_amount,
-        coalesce(sum(lf.amount) filter (where lf.list_type = '102'), 0) as herbal_fee_amount
-    {%- if rule_is_incremental() %}
-    from {{ rule_delta_relation('int_rule_fee_lines') }} as lf
-    where not lf.is_fully_refunded
-    {%- else %}
-    -- lines of cancelled visits find no visit below
-    from {{ ref('int_fee_lines') }} as lf
-    {%- endif %}
-    group by lf.fixmedins_code, lf.mdtrt_id
+        fl.fixmedins_code,
+        fl.mdtrt_id,
+        sum(fl.amount) as line_fee_amount,
+        coalesce(sum(fl.amount) filter (where fl.list_type in ('101', '102')), 0) as drug_fee_amount,
+        coalesce(sum(fl.amount) filter (where fl.list_type = '102'), 0) as herbal_fee_amount
+    from fee_lines as fl
+    group by fl.fixmedins_code, fl.mdtrt_id
 ),
 
 dated as (
