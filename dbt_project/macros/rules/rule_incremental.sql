@@ -26,6 +26,9 @@
     {%- if not execute or model.resource_type == 'unit_test' or this is none or not is_incremental() -%}
         {{ return('full') }}
     {%- endif -%}
+    {%- if not rule_refresh_tables_exist() -%}
+        {{ return('full') }}
+    {%- endif -%}
     {%- set sql -%}
         select case
             when rr.is_full then 'full'
@@ -38,6 +41,14 @@
     {%- endset -%}
     {%- set result = run_query(sql) -%}
     {{ return(result.columns[0].values()[0] if result.rows | length > 0 else 'full') }}
+{%- endmacro %}
+
+{#- int_rule_refresh and meta.rule_build_state exist: not so when a model is
+    built on hand-made upstream tables (tests/_marts_fixture.py) or before
+    the ingestion DDL ran; such a build is full and records nothing. -#}
+{% macro rule_refresh_tables_exist() -%}
+    {{ return(load_relation(rule_delta_relation('int_rule_refresh')) is not none
+              and load_relation(source('meta', 'rule_build_state')) is not none) }}
 {%- endmacro %}
 
 {#- The model's config `rule_scope` (read only while dbt executes). -#}
@@ -94,6 +105,9 @@
 
 {#- Post-hook: the watermark and parameters this build went through. -#}
 {% macro rule_record_build() -%}
+    {%- if not rule_refresh_tables_exist() -%}
+        select 1
+    {%- else -%}
     insert into {{ source('meta', 'rule_build_state') }} (model_name, through_load_id, params_md5, refresh_mode, built_at)
     select '{{ this.name }}', rr.through_load_id, ({{ rule_params_md5() }}), '{{ rule_refresh_mode() }}', now()
     from {{ rule_delta_relation('int_rule_refresh') }} as rr
@@ -102,6 +116,7 @@
         params_md5 = excluded.params_md5,
         refresh_mode = excluded.refresh_mode,
         built_at = excluded.built_at
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The scope keys the changes touch, per scope. Deleted rows count with

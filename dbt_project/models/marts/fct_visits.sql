@@ -11,6 +11,7 @@
     ]
 ) }}
 -- depends_on: {{ ref('int_rule_fee_lines') }}
+-- depends_on: {{ ref('audit_rules') }}
 
 -- One row per non-cancelled visit with everything the monthly indicators
 -- aggregate: the statistics date (discharge date for stays, else the visit
