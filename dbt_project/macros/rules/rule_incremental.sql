@@ -108,14 +108,14 @@
     {%- if not rule_refresh_tables_exist() -%}
         select 1
     {%- else -%}
-    insert into {{ source('meta', 'rule_build_state') }} (model_name, through_load_id, params_md5, refresh_mode, built_at)
-    select '{{ this.name }}', rr.through_load_id, ({{ rule_params_md5() }}), '{{ rule_refresh_mode() }}', now()
-    from {{ rule_delta_relation('int_rule_refresh') }} as rr
-    on conflict (model_name) do update set
-        through_load_id = excluded.through_load_id,
-        params_md5 = excluded.params_md5,
-        refresh_mode = excluded.refresh_mode,
-        built_at = excluded.built_at
+        insert into {{ source('meta', 'rule_build_state') }} (model_name, through_load_id, params_md5, refresh_mode, built_at)
+        select '{{ this.name }}', rr.through_load_id, ({{ rule_params_md5() }}), '{{ rule_refresh_mode() }}', now()
+        from {{ rule_delta_relation('int_rule_refresh') }} as rr
+        on conflict (model_name) do update set
+            through_load_id = excluded.through_load_id,
+            params_md5 = excluded.params_md5,
+            refresh_mode = excluded.refresh_mode,
+            built_at = excluded.built_at
     {%- endif -%}
 {%- endmacro %}
 
