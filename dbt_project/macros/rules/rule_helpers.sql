@@ -52,22 +52,18 @@
         select fl.*
         from {{ rule_delta_relation('int_rule_fee_lines') }} as fl
         where not fl.is_fully_refunded and not fl.is_visit_cancelled and {{ filter }}
-    {%- elif scope == 'prescription' -%}
+    {%- elif scope in ('prescription', 'dispensing_person') -%}
+        {#- the predicate of the partial index of int_fee_line_netting each probe goes through -#}
+        {%- set indexed_lines = {
+            'prescription': "f.list_type = '102'",
+            'dispensing_person': "f.list_type = '101' and f.prd_days is not null",
+        }[scope] %}
         select fl.*
         from rule_scope as sc
         cross join lateral (
             select f.*
             from {{ ref('int_fee_lines') }} as f
-            where f.fixmedins_code = sc.fixmedins_code and f.rxno = sc.rxno and f.list_type = '102'
-        ) as fl
-        where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
-    {%- elif scope == 'dispensing_person' -%}
-        select fl.*
-        from rule_scope as sc
-        cross join lateral (
-            select f.*
-            from {{ ref('int_fee_lines') }} as f
-            where f.psn_no = sc.psn_no and f.list_type = '101' and f.prd_days is not null
+            where {{ rule_scope_match(scope, 'f', 'sc') }} and {{ indexed_lines }}
         ) as fl
         where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
     {%- elif scope is none -%}
