@@ -344,3 +344,54 @@ def correction_create_window_case(out: str | Path, update_ground_truth: bool = T
         _write_truth(out, [*_truth(out), row])
         _write_near(out, [r for r in _near(out) if not (r["rule_code"] == "R03" and (r["psn_no"], r["period_start"]) == key)])
     return GroundTruthChange(src.folder, "pharmacy_sales", added=[row], kinds=("pharmacy_sales", "setl"))
+
+
+# ---- R05 (earlier dispensings): a correction of an earlier folder moves a later folder's verdict -----------------
+def correction_remove_refill_case(out: str | Path, update_ground_truth: bool = True) -> GroundTruthChange:
+    """Re-deliver the earlier folder of a planted R05 case with its earlier dispensing's days of supply cut so
+    that exactly the threshold remains on the later line's day (at the threshold = not a suspect). The later
+    line sits in a later folder and does not change: only a build that re-judges the person's later
+    dispensings from the corrected date on drops the suspect."""
+    out = Path(out)
+    truth = _truth(out)
+    planted = [r for r in truth if r["rule_code"] == "R05"]
+    keys = {(r["fixmedins_code"], r["mdtrt_id"], r["feedetl_sn"]) for r in planted}
+    kinds = ("his_feedetail", "pharmacy_sales")
+    # line suspects carry no psn_no in the ground truth: the persons come from the lines
+    psns = {r["psn_no"] for kind in kinds
+            for _, r in _scan(out, kind, lambda r: (r["fixmedins_code"], r["mdtrt_id"], r["feedetl_sn"]) in keys)}
+    lines = [(folder, kind, r) for kind in kinds for folder, r in _scan(out, kind, lambda r: r["psn_no"] in psns)]
+    by_drug: dict[tuple[str, str], list[tuple[str, str, dict[str, str]]]] = {}
+    for folder, kind, r in lines:
+        by_drug.setdefault((r["psn_no"], r["med_list_codg"].strip().upper()), []).append((folder, kind, r))
+    judged = {(r["fixmedins_code"], r["mdtrt_id"], r["feedetl_sn"]) for r in truth if r["feedetl_sn"]}
+
+    def fee_date(r: dict[str, str]) -> dt.date:
+        return dt.date.fromisoformat(r["fee_ocur_time"][:10])
+
+    for case in sorted(planted, key=lambda r: (r["fixmedins_code"], r["mdtrt_id"], r["feedetl_sn"])):
+        group = next((g for g in by_drug.values() if any(_is(r, case) for _, _, r in g)), [])
+        if len(group) != 2 or any(r["init_feedetl_sn"] for _, _, r in group):
+            continue  # one earlier dispensing and no refunds: the cut moves this verdict and no other
+        (f1, kind1, first), (f2, _, second) = sorted(group, key=lambda x: (fee_date(x[2]), x[2]["feedetl_sn"]))
+        if not _is(second, case) or f1 == f2 or fee_date(first) >= fee_date(second):
+            continue
+        if (first["fixmedins_code"], first["mdtrt_id"], first["feedetl_sn"]) in judged:
+            continue  # the earlier line must not be a suspect itself (R04 reads its days of supply)
+        new_days = (fee_date(second) - fee_date(first)).days + THRESHOLDS["R05"]
+        if not 0 < new_days < int(first["prd_days"]):
+            continue
+        break
+    else:
+        raise AssertionError("no planted R05 case with a single earlier dispensing in an earlier folder")
+
+    def cut(rows: Rows) -> Rows:
+        for r in rows:
+            if _is(r, first):
+                r["prd_days"] = str(new_days)
+        return rows
+
+    redeliver(out, f1, kind1, cut)
+    if update_ground_truth:
+        _write_truth(out, [r for r in truth if r is not case])
+    return GroundTruthChange(f1, kind1, removed=[case])

@@ -229,6 +229,15 @@ def test_compose_parses_with_the_expected_services() -> None:
             assert svc.get("restart") == "no", name
 
 
+def test_postgres_runs_with_the_embedded_server_settings() -> None:
+    # production and `make demo` tune the warehouse server alike (warehouse/embedded.py)
+    from warehouse.embedded import SERVER_SETTINGS
+
+    command = services()["postgres"]["command"]
+    flags = dict(command[i + 1].split("=", 1) for i, arg in enumerate(command) if arg == "-c")
+    assert {k: flags.get(k) for k in SERVER_SETTINGS} == SERVER_SETTINGS
+
+
 def test_every_service_command_script_and_path_exists() -> None:
     for name, svc in services().items():
         for key in ("command", "entrypoint"):

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -20,6 +21,8 @@ from pipeline.dbt_cli import run_dbt
 from pipeline.dbt_env import DBT_PROJECT_DIR
 
 GENERIC_DIR = DBT_PROJECT_DIR / "tests" / "generic"
+# the new_rows scoping the generic tests and the `where: new_rows:...` configs share
+NEW_ROWS_MACROS = DBT_PROJECT_DIR / "macros" / "tests"
 
 # test name -> (arguments, good relation SQL, bad relation SQL, failing rows of the bad one)
 CASES: dict[str, tuple[dict[str, Any], str, str, int]] = {
@@ -79,12 +82,27 @@ CASES: dict[str, tuple[dict[str, Any], str, str, int]] = {
 }
 
 
-def _write_project(root: Path) -> None:
+def _fixture_project(root: Path) -> None:
     (root / "models").mkdir(parents=True)
     shutil.copytree(GENERIC_DIR, root / "tests" / "generic")
+    shutil.copytree(NEW_ROWS_MACROS, root / "macros" / "tests")
     (root / "dbt_project.yml").write_text(
         "name: generic_tests_fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: medwatch\n"
         "models:\n  generic_tests_fixture:\n    +materialized: view\n")
+
+
+def _test_outcomes(project: Path, url: str, tmp_path: Path) -> dict[str, tuple[str, int]]:
+    """model name -> (status, failures) of its one data test, after a `dbt build` of the fixture."""
+    target = tmp_path / "target"
+    res = run_dbt(["build", "--project-dir", str(project), "--target-path", str(target),
+                   "--log-path", str(target / "logs")], url)
+    assert res.exception is None, res.exception
+    return {r.node.attached_node.split(".")[-1]: (str(getattr(r.status, "value", r.status)), int(r.failures or 0))
+            for r in res.result or [] if r.node.resource_type == "test"}
+
+
+def _write_project(root: Path) -> None:
+    _fixture_project(root)
     models = []
     for name, (args, good, bad, _) in CASES.items():
         for side, sql in (("good", good), ("bad", bad)):
@@ -126,22 +144,47 @@ def test_unique_key_of_new_rows_only(tmp_path: Path, make_db) -> None:
     # the duplicate among older rows (k 1) was the older build's to report, the new row that
     # repeats an older key (k 2) is this build's
     project = tmp_path / "project"
-    (project / "models").mkdir(parents=True)
-    shutil.copytree(GENERIC_DIR, project / "tests" / "generic")
-    (project / "dbt_project.yml").write_text(
-        "name: generic_tests_fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: medwatch\n"
-        "models:\n  generic_tests_fixture:\n    +materialized: view\n")
+    _fixture_project(project)
     (project / "models" / "scoped.sql").write_text(
         "select * from (values (1, 1), (1, 1), (2, 1), (2, 2), (3, 2)) as v (k, built_through_load_id)\n")
     test = {"unique_combination_of_columns": {"arguments": {"combination_of_columns": ["k"],
                                                             "new_rows": "latest_build"}}}
     (project / "models" / "_models.yml").write_text(
         yaml.safe_dump({"version": 2, "models": [{"name": "scoped", "data_tests": [test]}]}))
-    target = tmp_path / "target"
-    res = run_dbt(["build", "--project-dir", str(project), "--target-path", str(target),
-                   "--log-path", str(target / "logs")], make_db("mfm_gaps_scoped"))
-    tests = [r for r in res.result or [] if r.node.resource_type == "test"]
-    assert [(str(getattr(r.status, "value", r.status)), r.failures) for r in tests] == [("fail", 1)]
+    assert _test_outcomes(project, make_db("mfm_gaps_scoped"), tmp_path) == {"scoped": ("fail", 1)}
+
+
+def test_where_new_rows_scopes_any_data_test(tmp_path: Path, make_db) -> None:
+    # `where: new_rows:<mode>` (macros/tests/new_rows.sql) on a built-in test: the NULL of an
+    # older build or of a load the reader already went through is not reported, the new one is
+    url = make_db("mfm_gaps_where")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create schema meta; create table meta.load_log (load_id bigint, business_date date);"
+                     " insert into meta.load_log values (1, '2024-01-01'), (2, '2024-01-02');"
+                     " create schema intermediate; create table intermediate.reader (built_through_load_id bigint);"
+                     " insert into intermediate.reader values (1)")
+    project = tmp_path / "project"
+    _fixture_project(project)
+    (project / "models" / "built.sql").write_text(
+        "select * from (values (1, null), (2, null), (2, 'a')) as v (built_through_load_id, x)\n")
+    (project / "models" / "staged.sql").write_text(
+        "select * from (values (date '2024-01-01', 1, null), (date '2024-01-02', 2, null),"
+        " (date '2024-01-02', 2, 'a'), (date '2024-01-02', 2, null)) as v (business_date, load_id, x)\n")
+    (project / "models" / "unread.sql").write_text(
+        "select * from (values (date '2024-01-01', 1, null), (date '2024-01-02', 2, 'a')) as v (business_date, load_id, x)\n")
+
+    def not_null(where: str) -> dict:
+        return {"name": "x", "data_tests": [{"not_null": {"config": {"where": where}}}]}
+
+    models = [
+        {"name": "built", "columns": [not_null("new_rows:latest_build")]},
+        {"name": "staged", "columns": [not_null("new_rows:since:reader")]},
+        # no such reader yet (before its first build): every row is new
+        {"name": "unread", "columns": [not_null("new_rows:since:int_not_built_yet")]},
+    ]
+    (project / "models" / "_models.yml").write_text(yaml.safe_dump({"version": 2, "models": models}))
+    assert _test_outcomes(project, url, tmp_path) == {
+        "built": ("fail", 1), "staged": ("fail", 2), "unread": ("fail", 1)}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

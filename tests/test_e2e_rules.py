@@ -120,23 +120,27 @@ def _key(row: dict[str, str]) -> tuple[str, ...]:
 def test_corrected_deliveries_remove_and_create_suspects(e2e: tuple[Path, str]) -> None:
     # runs last: re-delivers past folders (the helpers rewrite the ground
     # truth to match), loads them and rebuilds incrementally. Two are line
-    # rules (R09), two window rules (issue 5 "Windows and late data"): an R01
+    # rules (R09), three window rules (issue 5 "Windows and late data"): an R01
     # person-month loses one visit of a middle day (its other visits lie in
-    # other folders), and an R03 person at the threshold gets one more sale on
-    # a middle day, whose suspect amount is the fund of a sale in a later folder
+    # other folders), an R03 person at the threshold gets one more sale on a
+    # middle day, whose suspect amount is the fund of a sale in a later folder,
+    # and an R05 early refill loses its earlier dispensing's excess supply in
+    # the earlier folder (the later line, in a later folder, is unchanged)
     from ingestion.loader import load_pending
     from synthetic.corrections import (
         correction_create_case,
         correction_create_window_case,
         correction_remove_case,
+        correction_remove_refill_case,
         correction_remove_window_case,
     )
 
     landing, url = e2e
     before = found_suspects(url)
-    removed = [correction_remove_case(landing), correction_remove_window_case(landing)]
+    removed = [correction_remove_case(landing), correction_remove_window_case(landing),
+               correction_remove_refill_case(landing)]
     created = [correction_create_case(landing), correction_create_window_case(landing)]
-    assert [c.removed[0]["rule_code"] for c in removed] == ["R09", "R01"]
+    assert [c.removed[0]["rule_code"] for c in removed] == ["R09", "R01", "R05"]
     assert [c.added[0]["rule_code"] for c in created] == ["R09", "R03"]
     assert all(_key(c.removed[0]) in before for c in removed)
     assert all(_key(c.added[0]) not in before for c in created)

@@ -13,6 +13,7 @@ import pytest
 from ingestion.contract import CODE_TABLES, KINDS, certno_check_digit, certno_is_valid
 from pipeline.dbt_env import dbt_env
 from warehouse.config import REPO_ROOT, settings
+from warehouse.embedded import SERVER_SETTINGS
 
 
 def test_settings_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -76,6 +77,9 @@ def test_embedded_postgres_starts_twice_and_stops(tmp_path: Path) -> None:
         assert _embedded("start", tmp_path).stdout.strip() == url
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT current_database()").fetchone() == ("warehouse",)
+            # the warehouse settings are in force (shared_buffers needed the restart)
+            for name, value in SERVER_SETTINGS.items():
+                assert conn.execute(f"SHOW {name}").fetchone() == (value,), name
     finally:
         stopped = _embedded("stop", tmp_path)
     assert "stopped" in stopped.stderr

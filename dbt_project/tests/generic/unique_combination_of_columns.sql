@@ -3,12 +3,13 @@
     new_rows (optional) limits the check to the keys of the rows a build
     added, each compared with the whole model, so its cost follows the day's
     volume rather than the history (docs/dbt.md, "Tests on a growing
-    history"). Rows already there were checked by the build that added them,
-    and int_fee_line_netting's unique index refuses a duplicate key outright.
+    history"). Rows already there were checked by the build that added them.
       latest_build              rows with the model's newest built_through_load_id
       since_intermediate_build  staging rows with a load_id above the watermark
                                 of int_fee_line_netting (the rows its next
                                 build reads; every row before its first build)
+      since:<model>             the same for another intermediate model
+    (macros/tests/new_rows.sql).
     Keys compared with IN: the key columns are not null (tested). -#}
 {% test unique_combination_of_columns(model, combination_of_columns, new_rows=none) %}
 
@@ -21,19 +22,7 @@ new_keys as (
 
     select distinct {{ columns }}
     from {{ model }}
-    where
-        {%- if new_rows == 'latest_build' %}
-            built_through_load_id = (select max(built_through_load_id) from {{ model }})
-        {%- elif new_rows == 'since_intermediate_build' %}
-            {%- set netting = adapter.get_relation(database=target.database, schema='intermediate', identifier='int_fee_line_netting') if execute else none %}
-            {%- if netting is none %}
-                true
-            {%- else %}
-                load_id > (select coalesce(max(built_through_load_id), 0) from {{ netting }})
-            {%- endif %}
-        {%- else %}
-            {{ exceptions.raise_compiler_error("unique_combination_of_columns: unknown new_rows '" ~ new_rows ~ "'") }}
-        {%- endif %}
+    where {{ new_rows_predicate(model, {'latest_build': 'latest_build', 'since_intermediate_build': 'since:int_fee_line_netting'}.get(new_rows, new_rows)) }}
 
 ),
 
