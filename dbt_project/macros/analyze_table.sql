@@ -53,3 +53,26 @@
     end
     $$
 {%- endmacro %}
+
+{#- Drop a partial index an earlier version of the model declared (matched
+    as partial_index matches it): an index no plan reads still costs every
+    append its maintenance, and dbt drops only what it created in a full
+    refresh. -#}
+{% macro drop_partial_index(columns) -%}
+    do $$
+    declare
+        stale record;
+    begin
+        for stale in
+            select ix.indexrelid::regclass as name
+            from pg_index as ix
+            where
+                ix.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
+                and ix.indpred is not null
+                and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}) WHERE%'
+        loop
+            execute format('drop index %s', stale.name);
+        end loop;
+    end
+    $$
+{%- endmacro %}

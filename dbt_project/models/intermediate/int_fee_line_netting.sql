@@ -13,6 +13,7 @@
         "{{ partial_index(['fixmedins_code', 'rxno'], \"list_type = '102'\") }}",
         "{{ partial_index(['psn_no', 'fee_date'], \"list_type = '101' and prd_days is not null\") }}",
         "{{ partial_index(['psn_no', '((fee_date + prd_days))'], \"list_type = '101' and prd_days is not null\") }}",
+        "{{ drop_partial_index(['psn_no']) }}",
     ]
 ) }}
 
