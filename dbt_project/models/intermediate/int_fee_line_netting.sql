@@ -152,3 +152,8 @@ final as (
 )
 
 select * from final
+{% if is_incremental() -%}
+    -- appended in (fixmedins_code, mdtrt_id) order: the index on that key, far
+    -- larger than shared_buffers, then takes the day page by page, not at random
+    order by fixmedins_code, mdtrt_id  -- noqa: AM06
+{%- endif %}
