@@ -40,10 +40,7 @@
         if not exists (
             select 1
             from pg_index as ix
-            where
-                ix.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
-                and ix.indpred is not null
-                and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}) WHERE%'
+            where {{ partial_index_on(columns) }}
         ) then
             execute format(
                 'create index %I on {{ this }} ({{ columns | join(', ') }}) where {{ where | replace("'", "''") }}',
@@ -52,6 +49,14 @@
         end if;
     end
     $$
+{%- endmacro %}
+
+{#- The pg_index row `ix` is a partial index of this model on exactly these
+    columns (any predicate). -#}
+{% macro partial_index_on(columns) -%}
+    ix.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
+    and ix.indpred is not null
+    and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}) WHERE%'
 {%- endmacro %}
 
 {#- Drop a partial index an earlier version of the model declared (matched
@@ -66,10 +71,7 @@
         for stale in
             select ix.indexrelid::regclass as name
             from pg_index as ix
-            where
-                ix.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
-                and ix.indpred is not null
-                and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}) WHERE%'
+            where {{ partial_index_on(columns) }}
         loop
             execute format('drop index %s', stale.name);
         end loop;

@@ -88,7 +88,9 @@
 {#- Pre-hook of every rule model (dbt_project.yml). -#}
 {% macro rule_refresh_prehook() -%}
     {%- if is_incremental() -%}
-        {%- if rule_is_incremental() and rule_scope() == 'visit' -%}
+        {#- rule_refresh_mode() asks the database: once -#}
+        {%- set incremental = rule_is_incremental() -%}
+        {%- if incremental and rule_scope() == 'visit' -%}
             set local jit = off;
             -- the visit scope is int_rule_changes itself, indexed on (fixmedins_code,
             -- mdtrt_id): no scope table to build (ten rules share this scope)
@@ -97,7 +99,7 @@
                 select 1 from {{ rule_delta_relation('int_rule_changes') }} as s
                 where {{ rule_scope_match('visit', 't', 's') }}
             );
-        {%- elif rule_is_incremental() -%}
+        {%- elif incremental -%}
             set local jit = off;
             drop table if exists rule_scope;
             create temporary table rule_scope on commit drop as

@@ -4,12 +4,11 @@
     added, each compared with the whole model, so its cost follows the day's
     volume rather than the history (docs/dbt.md, "Tests on a growing
     history"). Rows already there were checked by the build that added them.
-      latest_build              rows with the model's newest built_through_load_id
-      since_intermediate_build  staging rows with a load_id above the watermark
-                                of int_fee_line_netting (the rows its next
-                                build reads; every row before its first build)
-      since:<model>             the same for another intermediate model
-    (macros/tests/new_rows.sql).
+      latest_build     rows with the model's newest built_through_load_id
+      since:<model>    staging rows with a load_id above the watermark of
+                       intermediate.<model> (the rows its next build reads;
+                       every row before its first build)
+    (the modes of macros/tests/new_rows.sql).
     Keys compared with IN: the key columns are not null (tested). -#}
 {% test unique_combination_of_columns(model, combination_of_columns, new_rows=none) %}
 
@@ -22,7 +21,7 @@ new_keys as (
 
     select distinct {{ columns }}
     from {{ model }}
-    where {{ new_rows_predicate(model, {'latest_build': 'latest_build', 'since_intermediate_build': 'since:int_fee_line_netting'}.get(new_rows, new_rows)) }}
+    where {{ new_rows_predicate(model, new_rows) }}
 
 ),
 
