@@ -14,6 +14,12 @@ Files are written to a temp name in the same folder and renamed, so a reader
 never sees half a file; an institution that no longer has suspects in a
 re-exported period loses its old files, so a rerun equals a clean run.
 
+Each institution folder also holds `.fingerprint`: the SHA-256 of what its two
+files were written from (the masked rows, the rule rows they cite, the file
+layout's version). A re-export whose fingerprint matches and whose files are
+both there leaves them untouched: a day's run re-exports the previous month
+too (late deliveries reach back), and most of it has not moved.
+
 Person-period rules (R01-R03) carry no fixmedins_code (the suspect is the
 person across institutions) and are therefore in no institution's export.
 """
@@ -21,6 +27,7 @@ person across institutions) and are therefore in no institution's export.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import os
@@ -63,6 +70,9 @@ DISPOSITION_ZH: dict[str, str] = {
 # Keys of evidence objects that hold personal data: masked like psn_no.
 PERSONAL_KEYS = frozenset({"psn_no", "certno", "psn_name", "name", "brdy", "birth_date", "tel", "mobile", "addr"})
 FILE_RE = re.compile(r"^suspects_[A-Z0-9]+_\d{4}-\d{2}\.(csv|xlsx)$")
+FINGERPRINT_NAME = ".fingerprint"
+# bump when the files' layout changes (columns, sheets, masking): every file is then rewritten once
+FILE_LAYOUT_VERSION = "1"
 PERIOD_RE = re.compile(r"^\d{4}-\d{2}$")
 
 
@@ -74,10 +84,12 @@ class InstitutionExport:
     amount: Decimal
     csv_path: Path
     xlsx_path: Path
+    rewritten: bool = True  # False: the files already held exactly these rows (fingerprint matched)
 
     def as_dict(self) -> dict[str, Any]:
         return {"period": self.period, "fixmedins_code": self.fixmedins_code, "rows": self.rows,
-                "amount": str(self.amount), "csv": str(self.csv_path), "xlsx": str(self.xlsx_path)}
+                "amount": str(self.amount), "csv": str(self.csv_path), "xlsx": str(self.xlsx_path),
+                "rewritten": self.rewritten}
 
 
 def mask_identifier(value: str | None) -> str | None:
@@ -258,6 +270,33 @@ def iter_institution_suspects(conn: psycopg.Connection, period: str) -> Iterator
         yield code, mine
 
 
+def fingerprint(rows: Sequence[dict[str, Any]], rules: dict[str, dict[str, Any]], fixmedins_code: str,
+                period: str) -> str:
+    """SHA-256 of everything the institution's two files are made of."""
+    h = hashlib.sha256(f"{FILE_LAYOUT_VERSION}|{fixmedins_code}|{period}\n".encode())
+    for code in sorted({r["rule_code"] for r in rows}):
+        h.update(json.dumps(rules.get(code, {}), ensure_ascii=False, sort_keys=True, default=str).encode())
+    h.update(b"\n")
+    for r in rows:
+        h.update(json.dumps([r[c] for c in EXPORT_COLUMNS], ensure_ascii=False, sort_keys=True, default=str).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _is_current(inst_dir: Path, paths: Sequence[Path], digest: str) -> bool:
+    stored = inst_dir / FINGERPRINT_NAME
+    try:
+        return stored.read_text(encoding="ascii").strip() == digest and all(p.is_file() for p in paths)
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
+
+
+def _write_fingerprint(inst_dir: Path, digest: str) -> None:
+    def write(tmp: Path) -> None:
+        tmp.write_text(digest + "\n", encoding="ascii")
+    _atomic_write(inst_dir / FINGERPRINT_NAME, write)
+
+
 def _remove_stale(period_dir: Path, keep: Iterable[str]) -> list[Path]:
     """Delete our files of institutions no longer having suspects in the period."""
     keep = set(keep)
@@ -271,35 +310,46 @@ def _remove_stale(period_dir: Path, keep: Iterable[str]) -> list[Path]:
             if FILE_RE.match(f.name):
                 f.unlink()
                 removed.append(f)
+        (inst_dir / FINGERPRINT_NAME).unlink(missing_ok=True)
         if not any(inst_dir.iterdir()):
             inst_dir.rmdir()
     return removed
 
 
 def export_period(conn: psycopg.Connection, period: str, exports_dir: Path) -> list[InstitutionExport]:
-    """Write every institution's CSV + XLSX for the month; returns what was written."""
+    """Write every institution's CSV + XLSX for the month (those whose fingerprint
+    still matches are left as they are); returns every institution's export."""
     rules = load_rules(conn)
     period_dir = exports_dir / period
     out: list[InstitutionExport] = []
     by_inst: set[str] = set()
-    n_rows = 0
+    n_rows = n_rewritten = 0
     for code, mine in iter_institution_suspects(conn, period):
         by_inst.add(code)
         n_rows += len(mine)
         if not re.fullmatch(r"[A-Z0-9]+", code):
             # codes are validated on arrival; never let one become a path component otherwise
             raise ValueError(f"unexpected fixmedins_code {code!r} in marts.fct_violations")
-        base = period_dir / code / f"suspects_{code}_{period}"
+        inst_dir = period_dir / code
+        base = inst_dir / f"suspects_{code}_{period}"
         csv_path, xlsx_path = base.with_suffix(".csv"), base.with_suffix(".xlsx")
-        _write_csv(csv_path, mine)
-        _write_xlsx(xlsx_path, mine, rules, code, period)
+        digest = fingerprint(mine, rules, code, period)
+        rewrite = not _is_current(inst_dir, (csv_path, xlsx_path), digest)
+        if rewrite:
+            # no fingerprint while the files change: a write that fails midway leaves none, so the
+            # next export rewrites both even if the rows went back to what the old fingerprint says
+            (inst_dir / FINGERPRINT_NAME).unlink(missing_ok=True)
+            _write_csv(csv_path, mine)
+            _write_xlsx(xlsx_path, mine, rules, code, period)
+            _write_fingerprint(inst_dir, digest)
+            n_rewritten += 1
         out.append(InstitutionExport(period, code, len(mine), sum((r["amount"] or Decimal(0)) for r in mine),
-                                     csv_path, xlsx_path))
+                                     csv_path, xlsx_path, rewrite))
     removed = _remove_stale(period_dir, by_inst)
     if not by_inst and period_dir.is_dir() and not any(period_dir.iterdir()):
         shutil.rmtree(period_dir)
-    log.info("exports %s: %d institutions, %d suspects, %d stale files removed",
-             period, len(out), n_rows, len(removed))
+    log.info("exports %s: %d institutions (%d rewritten, %d unchanged), %d suspects, %d stale files removed",
+             period, len(out), n_rewritten, len(out) - n_rewritten, n_rows, len(removed))
     return out
 
 

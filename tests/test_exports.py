@@ -125,3 +125,51 @@ def test_period_helpers() -> None:
     assert exports.months_between(date(2023, 12, 31), date(2024, 2, 1)) == ["2023-12", "2024-01", "2024-02"]
     with pytest.raises(ValueError):
         exports.period_bounds("2024-2")
+
+
+def test_unchanged_institutions_are_not_rewritten(warehouse: str, tmp_path: Path) -> None:
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        first = {w.fixmedins_code: w for w in exports.export_period(conn, "2024-02", tmp_path)}
+        assert all(w.rewritten for w in first.values())
+        mtimes = {c: (w.csv_path.stat().st_mtime_ns, w.xlsx_path.stat().st_mtime_ns) for c, w in first.items()}
+        conn.execute("UPDATE marts.fct_violations SET amount = amount + 1 WHERE violation_id = 'v4'")
+        second = {w.fixmedins_code: w for w in exports.export_period(conn, "2024-02", tmp_path)}
+        # H33020300001's rows did not move: same files, same bytes; P33020300009's did
+        assert not second["H33020300001"].rewritten and second["P33020300009"].rewritten
+        h = second["H33020300001"]
+        assert (h.csv_path.stat().st_mtime_ns, h.xlsx_path.stat().st_mtime_ns) == mtimes["H33020300001"]
+        assert second["H33020300001"].rows == 3 and second["H33020300001"].amount == Decimal("43.50")
+        assert exports.read_csv_export(second["P33020300009"].csv_path)[0]["amount"] == "89.88"
+        # a missing file is rewritten although the rows did not move
+        h.xlsx_path.unlink()
+        third = {w.fixmedins_code: w for w in exports.export_period(conn, "2024-02", tmp_path)}
+        assert third["H33020300001"].rewritten and h.xlsx_path.is_file()
+        # a changed rule text changes the rule sheet: rewritten
+        conn.execute("UPDATE ref.audit_rules SET description = description || ' (rev.)' WHERE code = 'R16'")
+        fourth = {w.fixmedins_code: w for w in exports.export_period(conn, "2024-02", tmp_path)}
+        assert fourth["H33020300001"].rewritten and not fourth["P33020300009"].rewritten
+        # an institution that loses its suspects loses its fingerprint with its files
+        conn.execute("DELETE FROM marts.fct_violations WHERE fixmedins_code = 'P33020300009'")
+        exports.export_period(conn, "2024-02", tmp_path)
+    assert not (tmp_path / "2024-02" / "P33020300009").exists()
+
+
+def test_a_failed_rewrite_is_redone_even_when_the_rows_go_back(warehouse: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        exports.export_period(conn, "2024-02", tmp_path)
+        conn.execute("UPDATE marts.fct_violations SET amount = amount + 1 WHERE violation_id = 'v1'")
+
+        def broken_xlsx(*args, **kwargs):
+            raise OSError("No space left on device")
+
+        with monkeypatch.context() as m:
+            m.setattr(exports, "_write_xlsx", broken_xlsx)
+            with pytest.raises(OSError):
+                exports.export_period(conn, "2024-02", tmp_path)
+        # the CSV already holds the new amount; the rows now go back to what the old fingerprint described
+        conn.execute("UPDATE marts.fct_violations SET amount = amount - 1 WHERE violation_id = 'v1'")
+        written = {w.fixmedins_code: w for w in exports.export_period(conn, "2024-02", tmp_path)}
+    h = written["H33020300001"]
+    assert h.rewritten
+    assert exports.read_csv_export(h.csv_path)[0]["amount"] == "12.50"
