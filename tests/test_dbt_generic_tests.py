@@ -10,6 +10,7 @@ here, and a new generic test without a case below fails too.
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from pipeline.dbt_env import DBT_PROJECT_DIR
 GENERIC_DIR = DBT_PROJECT_DIR / "tests" / "generic"
 # the new_rows scoping the generic tests and the `where: new_rows:...` configs share
 NEW_ROWS_MACROS = DBT_PROJECT_DIR / "macros" / "tests"
+BUSINESS_DATE_IN = DBT_PROJECT_DIR / "macros" / "business_date_in.sql"
 
 # test name -> (arguments, good relation SQL, bad relation SQL, failing rows of the bad one)
 CASES: dict[str, tuple[dict[str, Any], str, str, int]] = {
@@ -86,6 +88,7 @@ def _fixture_project(root: Path) -> None:
     (root / "models").mkdir(parents=True)
     shutil.copytree(GENERIC_DIR, root / "tests" / "generic")
     shutil.copytree(NEW_ROWS_MACROS, root / "macros" / "tests")
+    shutil.copy(BUSINESS_DATE_IN, root / "macros")
     (root / "dbt_project.yml").write_text(
         "name: generic_tests_fixture\nversion: '1.0.0'\nconfig-version: 2\nprofile: medwatch\n"
         "models:\n  generic_tests_fixture:\n    +materialized: view\n")
@@ -196,3 +199,45 @@ def test_case_arguments_are_yaml_of_the_test(name: str) -> None:
     declared = {a.split("=")[0] for a in params} - {"model"}
     required = {a for a in params if "=" not in a} - {"model"}
     assert required <= set(CASES[name][0]) <= declared
+
+
+def _executed_scans(plan: dict) -> set[str]:
+    """Relations a JSON EXPLAIN ANALYZE plan actually scanned (loops > 0)."""
+    out = {plan["Relation Name"]} if "Relation Name" in plan and plan.get("Actual Loops", 0) > 0 else set()
+    for child in plan.get("Plans", []):
+        out |= _executed_scans(child)
+    return out
+
+
+def test_business_date_in_prunes_partitions_and_stays_exact(tmp_path: Path, make_db) -> None:
+    # macros/business_date_in.sql, the filter of every incremental intermediate model and of the
+    # new_rows:since tests: the partitions outside the dates' range are never scanned (run-time
+    # pruning needs scalar init plans; `= any(array(...))` alone scanned them all), and a
+    # partition inside the range but not among the dates gives no row
+    url = make_db("mfm_gaps_pruning")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table daily (business_date date, x int) partition by range (business_date)")
+        for day in range(1, 6):
+            conn.execute(f"create table daily_d{day} partition of daily for values from ('2024-01-0{day}')"
+                         f" to ('2024-01-0{day + 1}')")
+            conn.execute(f"insert into daily select '2024-01-0{day}', g from generate_series(1, 100) as g")
+        conn.execute("analyze daily")
+    project = tmp_path / "project"
+    _fixture_project(project)
+
+    def compiled(dates: str) -> str:
+        res = run_dbt(["compile", "--project-dir", str(project), "--target-path", str(tmp_path / "target"),
+                       "--log-path", str(tmp_path / "target" / "logs"), "--inline",
+                       "select business_date, count(*) as n from public.daily where "
+                       f"{{{{ business_date_in('business_date', \"{dates}\") }}}} group by 1 order by 1"], url)
+        assert res.exception is None and res.success, res.exception or res.result
+        return res.result.results[0].node.compiled_code
+
+    some = compiled("select d as business_date from (values (date '2024-01-02'), (date '2024-01-04')) as v (d)")
+    none = compiled("select d as business_date from (values (date '2024-01-02')) as v (d) where false")
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(some).fetchall() == [(date(2024, 1, 2), 100), (date(2024, 1, 4), 100)]
+        assert conn.execute(none).fetchall() == []
+        plan = conn.execute(f"explain (analyze, format json) {some}").fetchone()[0][0]["Plan"]
+    assert _executed_scans(plan) <= {"daily_d2", "daily_d3", "daily_d4"}, _executed_scans(plan)
+    assert {"daily_d2", "daily_d4"} <= _executed_scans(plan)

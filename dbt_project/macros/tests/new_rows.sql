@@ -9,9 +9,9 @@
       new_rows:since:<model>      staging rows with a load_id above the watermark of
                                   intermediate.<model> (the rows its next build
                                   reads): every row before that model's first build.
-                                  The folder dates come first, as = any(array(...)): an
-                                  init plan, so the other daily partitions are pruned at
-                                  run time.
+                                  The new loads' folder dates come first, through
+                                  business_date_in (macros/incremental_refresh.sql), so
+                                  the other daily partitions are pruned when it starts.
     Unknown modes fail at compile time. -#}
 {% macro new_rows_predicate(relation, mode) -%}
     {%- if mode == 'latest_build' -%}
@@ -24,7 +24,7 @@
             true
         {%- else -%}
             {%- set watermark = '(select coalesce(max(built_through_load_id), 0) from ' ~ reader_rel ~ ')' -%}
-            business_date = any(array(select distinct ll.business_date from {{ load_log }} as ll where ll.load_id > {{ watermark }}))
+            {{ business_date_in('business_date', 'select ll.business_date from ' ~ load_log ~ ' as ll where ll.load_id > ' ~ watermark) }}
             and load_id > {{ watermark }}
         {%- endif -%}
     {%- else -%}
