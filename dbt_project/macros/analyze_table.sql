@@ -34,16 +34,16 @@
     has none on those columns with that predicate; the name carries a
     timestamp hash, as dbt's own index names do, because during a full
     refresh the old table (and its index names) still exists. -#}
-{% macro partial_index(columns, where, include=none) -%}
+{% macro partial_index(columns, where) -%}
     do $$
     begin
         if not exists (
             select 1
             from pg_index as ix
-            where {{ partial_index_on(columns, include) }}
+            where {{ partial_index_on(columns) }}
         ) then
             execute format(
-                'create index %I on {{ this }} ({{ columns | join(', ') }}){% if include %} include ({{ include | join(', ') }}){% endif %} where {{ where | replace("'", "''") }}',
+                'create index %I on {{ this }} ({{ columns | join(', ') }}) where {{ where | replace("'", "''") }}',
                 'partial_' || md5('{{ columns | join(',') }}' || clock_timestamp()::text)
             );
         end if;
@@ -52,12 +52,11 @@
 {%- endmacro %}
 
 {#- The pg_index row `ix` is a partial index of this model on exactly these
-    columns, including exactly `include` (none: no included columns), with
-    any predicate. -#}
-{% macro partial_index_on(columns, include=none) -%}
+    columns (any predicate). -#}
+{% macro partial_index_on(columns) -%}
     ix.indrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}')
     and ix.indpred is not null
-    and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}){% if include %} INCLUDE ({{ include | join(', ') }}){% endif %} WHERE%'
+    and pg_get_indexdef(ix.indexrelid) like '%({{ columns | join(', ') }}) WHERE%'
 {%- endmacro %}
 
 {#- Drop a partial index an earlier version of the model declared (matched

@@ -45,17 +45,22 @@
     is) and not part of a cancelled visit (every settlement reversed).
     `filter`: a condition on `fl` the rule applies anyway (it also narrows
     the index probes of an incremental build). Incremental builds read the
-    lines of the rule's scope only (macros/rules/rule_incremental.sql). -#}
+    lines of the rule's scope only (macros/rules/rule_incremental.sql).
+    Every row carries judged_from: NULL, or for a dispensing_person build the
+    scope's from_date; the lines before it are context only (their verdicts
+    stand, the rule must not emit them). -#}
 {% macro rule_live_fee_lines(filter='true') -%}
     {%- set scope = rule_scope() if rule_is_incremental() else none -%}
     {%- if scope == 'visit' -%}
         select
-            fl.*
+            fl.*,
+            cast(null as date) as judged_from
         from {{ rule_delta_relation('int_rule_fee_lines') }} as fl
         where not fl.is_fully_refunded and not fl.is_visit_cancelled and {{ filter }}
     {%- elif scope == 'prescription' -%}
         select
-            fl.*
+            fl.*,
+            cast(null as date) as judged_from
         from rule_scope as sc
         cross join lateral (
             -- through the partial index (fixmedins_code, rxno) where list_type = '102'
@@ -65,54 +70,33 @@
         ) as fl
         where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
     {%- elif scope == 'dispensing_person' -%}
-        {#- R05: the person's drug lines from from_date (the lines before it are
-            context: rule_dispensing_context). The changed visits' lines come
-            from int_rule_fee_lines, this build's compact copy with current
-            flags. The person's other lines from from_date (a stay reaching back
-            puts the person's later outpatient lines in scope) are found
-            index-only in the partial (psn_no, fee_date) index of netting, which
-            includes built_through_load_id and the visit key, and only those
-            visits are then read; so the day's new lines are read once. The
-            verdicts before from_date stand (the pre-hook keeps them). -#}
-        {%- set changes = rule_delta_relation('int_rule_changes') -%}
+        {#- R05: the person's drug lines from from_date, and the earlier ones whose
+            supply reaches past from_date (an earlier line whose coverage ended
+            before it leaves remaining <= 0 for every judged line: never over a
+            threshold, which is never negative). Two partial indexes of
+            int_fee_line_netting, so the person's expired history stays unread. -#}
         select
-            {{ rule_fee_line_columns('fl') }}
-        -- all in scope: the scope's persons and from_dates are these lines'
-        from {{ rule_delta_relation('int_rule_fee_lines') }} as fl
-        where not fl.is_fully_refunded and not fl.is_visit_cancelled and {{ filter }}
-        union all
-        select
-            {{ rule_fee_line_columns('fl') }}
-        from (
-            select distinct
-                sc.psn_no,
-                sc.from_date,
-                ix.fixmedins_code,
-                ix.mdtrt_id
-            from rule_scope as sc
-            cross join lateral (
-                select
-                    n.fixmedins_code,
-                    n.mdtrt_id
-                from {{ ref('int_fee_line_netting') }} as n
-                where
-                    n.psn_no = sc.psn_no and n.fee_date >= sc.from_date
-                    and n.list_type = '101' and n.prd_days is not null
-                    and n.built_through_load_id <= (select rr.base_load_id from {{ rule_delta_relation('int_rule_refresh') }} as rr)
-            ) as ix
-            where not exists (
-                select 1 from {{ changes }} as ch
-                where ch.fixmedins_code = ix.fixmedins_code and ch.mdtrt_id = ix.mdtrt_id
-            )
-        ) as ov
-        inner join {{ ref('int_fee_lines') }} as fl
-            on fl.fixmedins_code = ov.fixmedins_code and fl.mdtrt_id = ov.mdtrt_id
-        where
-            fl.psn_no = ov.psn_no and fl.fee_date >= ov.from_date and {{ filter }}
-            and not exists ({{ rule_cancelled_visit('fl') }})
+            fl.*,
+            sc.from_date as judged_from
+        from rule_scope as sc
+        cross join lateral (
+            select f.*
+            from {{ ref('int_fee_lines') }} as f
+            where
+                f.psn_no = sc.psn_no and f.fee_date >= sc.from_date
+                and f.list_type = '101' and f.prd_days is not null
+            union all
+            select f.*
+            from {{ ref('int_fee_lines') }} as f
+            where
+                f.psn_no = sc.psn_no and f.fee_date + f.prd_days > sc.from_date and f.fee_date < sc.from_date
+                and f.list_type = '101' and f.prd_days is not null
+        ) as fl
+        where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
     {%- elif scope is none -%}
         select
-            fl.*
+            fl.*,
+            cast(null as date) as judged_from
         from {{ ref('int_fee_lines') }} as fl
         where {{ filter }} and not exists ({{ rule_cancelled_visit('fl') }})
     {%- else -%}
@@ -128,56 +112,6 @@
         cv.mdtrt_id = {{ alias }}.mdtrt_id
         and cv.fixmedins_code = {{ alias }}.fixmedins_code
         and cv.is_cancelled
-{%- endmacro %}
-
-{#- The columns every rule's fee-line rows share (int_fee_lines' and
-    int_rule_fee_lines' common columns). -#}
-{% macro rule_fee_line_columns(alias) -%}
-    {%- set cols = ['line_source', 'business_date', 'fixmedins_code', 'mdtrt_id', 'feedetl_sn', 'psn_no',
-                    'med_type', 'fee_time', 'fee_date', 'med_list_codg', 'medins_list_codg', 'list_type', 'cnt',
-                    'pric', 'amount', 'dept_codg', 'prac_codg', 'rxno', 'prd_days', 'hosp_appr_flag',
-                    'original_cnt', 'original_amount', 'refunded_cnt', 'refunded_amount', 'refund_line_count',
-                    'source_file', 'source_line', 'load_id'] -%}
-    {%- for c in cols %}{{ alias }}.{{ c }}{% if not loop.last %}, {% endif %}{% endfor -%}
-{%- endmacro %}
-
-{#- R05's context in a dispensing_person build: per (person, drug), the latest
-    coverage end (fee_date + prd_days) of the live drug lines dated before the
-    scope's from_date whose supply reaches past it. Every judged line is on or
-    after from_date, so each of these lines is earlier than all of them; an
-    earlier line whose supply ended by from_date leaves remaining <= 0, never
-    over a threshold (never negative: seed tests). Read index-only from the
-    partial (psn_no, fee_date + prd_days) index, which includes the columns
-    asked here. No row in a full build (the judged lines are then all lines). -#}
-{% macro rule_dispensing_context() -%}
-    {%- if (rule_scope() if rule_is_incremental() else none) == 'dispensing_person' -%}
-        select
-            sc.psn_no,
-            cx.med_list_codg,
-            max(cx.coverage_end_date) as coverage_end_date
-        from rule_scope as sc
-        cross join lateral (
-            select
-                n.med_list_codg,
-                n.fixmedins_code,
-                n.mdtrt_id,
-                n.fee_date + n.prd_days as coverage_end_date
-            from {{ ref('int_fee_line_netting') }} as n
-            where
-                n.psn_no = sc.psn_no
-                and n.fee_date + n.prd_days > sc.from_date and n.fee_date < sc.from_date
-                and n.list_type = '101' and n.prd_days is not null
-                and not n.is_fully_refunded
-        ) as cx
-        where not exists ({{ rule_cancelled_visit('cx') }})
-        group by sc.psn_no, cx.med_list_codg
-    {%- else -%}
-        select
-            cast(null as text) as psn_no,
-            cast(null as text) as med_list_codg,
-            cast(null as date) as coverage_end_date
-        where false
-    {%- endif -%}
 {%- endmacro %}
 
 {#- Visits that count for the rules (cancelled visits count for none);

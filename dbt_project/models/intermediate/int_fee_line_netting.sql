@@ -11,18 +11,11 @@
     ],
     post_hook=[
         "{{ partial_index(['fixmedins_code', 'rxno'], \"list_type = '102'\") }}",
-        "{{ partial_index(['psn_no', 'fee_date'], \"list_type = '101' and prd_days is not null\", ['built_through_load_id', 'fixmedins_code', 'mdtrt_id']) }}",
-        "{{ partial_index(['psn_no', '((fee_date + prd_days))'], \"list_type = '101' and prd_days is not null\", ['med_list_codg', 'fee_date', 'is_fully_refunded', 'fixmedins_code', 'mdtrt_id']) }}",
+        "{{ partial_index(['psn_no', 'fee_date'], \"list_type = '101' and prd_days is not null\") }}",
+        "{{ partial_index(['psn_no', '((fee_date + prd_days))'], \"list_type = '101' and prd_days is not null\") }}",
         "{{ drop_partial_index(['psn_no']) }}",
-        "{{ drop_partial_index(['psn_no', 'fee_date']) }}",
-        "{{ drop_partial_index(['psn_no', '((fee_date + prd_days))']) }}",
-        "alter table {{ this }} set (autovacuum_vacuum_insert_scale_factor = 0.01)",
     ]
 ) }}
-
-{#- The autovacuum setting: R05 reads the drug-line indexes index-only, so the
-    visibility map must follow the daily append (the default waits for inserts
-    of 20 % of the table, days of history). -#}
 
 {#- Every original fee line with its refunds netted, zero-quantity lines
     included (int_fee_lines hides them); incremental by business_date, and by

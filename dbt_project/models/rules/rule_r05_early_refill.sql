@@ -1,6 +1,5 @@
 {{ config(rule_scope='dispensing_person') }}
 -- depends_on: {{ ref('int_rule_fee_lines') }}
--- depends_on: {{ ref('int_fee_line_netting') }}
 -- R05 重复开药 early refill (line). For each drug line on d2, the latest coverage
 -- end among the same person's dispensings of the same drug on earlier days
 -- (d1 < d2, any institution, inpatient lines included).
@@ -21,26 +20,16 @@ drug_lines as (
     from ({{ rule_live_fee_lines("fl.list_type = '101' and fl.prd_days is not null") }}) as lf
 ),
 
--- incremental builds: the latest coverage end of the earlier lines, per (person, drug)
-context as (
-    {{ rule_dispensing_context() }}
-),
-
 with_previous as (
     select
         dl.*,
-        -- greatest() skips NULLs: no context row, or no earlier judged line
-        greatest(
-            -- earlier days only: the frame ends one day before this line's date
-            max(dl.coverage_end_date) over (
-                partition by dl.psn_no, dl.med_list_codg
-                order by dl.fee_date
-                range between unbounded preceding and interval '1 day' preceding
-            ),
-            cx.coverage_end_date
+        -- earlier days only: the frame ends one day before this line's date
+        max(dl.coverage_end_date) over (
+            partition by dl.psn_no, dl.med_list_codg
+            order by dl.fee_date
+            range between unbounded preceding and interval '1 day' preceding
         ) as previous_coverage_end
     from drug_lines as dl
-    left join context as cx on cx.psn_no = dl.psn_no and cx.med_list_codg = dl.med_list_codg
 ),
 
 remaining as (
@@ -72,7 +61,9 @@ suspects as (
             'line_amount', re.amount
         ) as evidence
     from remaining as re
-    where re.remaining_days > re.threshold
+    where
+        re.remaining_days > re.threshold
+        and (re.judged_from is null or re.fee_date >= re.judged_from)
 ),
 
 final as (
