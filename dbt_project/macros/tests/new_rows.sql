@@ -10,7 +10,7 @@
                                   intermediate.<model> (the rows its next build
                                   reads): every row before that model's first build.
                                   The new loads' folder dates come first, through
-                                  business_date_in (macros/incremental_refresh.sql), so
+                                  business_date_in (macros/business_date_in.sql), so
                                   the other daily partitions are pruned when it starts.
     Unknown modes fail at compile time. -#}
 {% macro new_rows_predicate(relation, mode) -%}
